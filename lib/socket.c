@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* Socket handles: create a pair, adopt an fd, close, release, options. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "usock-private.h"
+
+int usock_type_to_sock(int type)
+{
+	switch (type) {
+	case USOCK_SEQPACKET:
+		return SOCK_SEQPACKET;
+	case USOCK_STREAM:
+		return SOCK_STREAM;
+	case USOCK_DGRAM:
+		return SOCK_DGRAM;
+	default:
+		return -1;
+	}
+}
+
+int usock_type_from_sock(int sock_type)
+{
+	switch (sock_type) {
+	case SOCK_SEQPACKET:
+		return USOCK_SEQPACKET;
+	case SOCK_STREAM:
+		return USOCK_STREAM;
+	case SOCK_DGRAM:
+		return USOCK_DGRAM;
+	default:
+		return -1;
+	}
+}
+
+void usock_close_fd(int fd)
+{
+	int saved = errno;
+
+	/* Linux closes the fd even when close() reports EINTR: never retry. */
+	(void)close(fd);
+	errno = saved;
+}
+
+static struct usock *usock_alloc(int fd, int type)
+{
+	struct usock *s = malloc(sizeof(*s));
+
+	if (s) {
+		s->fd = fd;
+		s->type = type;
+	}
+	return s;
+}
+
+USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
+			    struct usock **ret_b)
+{
+	struct usock *a, *b;
+	int sock_type = usock_type_to_sock(type);
+	int sv[2];
+
+	if (!ret_a || !ret_b || ret_a == ret_b || sock_type < 0)
+		return -EINVAL;
+	if (flags & ~USOCK_NONBLOCK)
+		return -EINVAL;
+
+	/* Allocate first: a failed malloc then costs no syscalls to undo. */
+	a = usock_alloc(-1, type);
+	b = usock_alloc(-1, type);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+
+	sock_type |= SOCK_CLOEXEC;
+	if (flags & USOCK_NONBLOCK)
+		sock_type |= SOCK_NONBLOCK;
+	if (socketpair(AF_UNIX, sock_type, 0, sv) < 0) {
+		int r = -errno;
+
+		free(a);
+		free(b);
+		return r;
+	}
+
+	a->fd = sv[0];
+	b->fd = sv[1];
+	*ret_a = a;
+	*ret_b = b;
+	return 0;
+}
+
+static int getsockopt_int(int fd, int opt, int *val)
+{
+	socklen_t len = sizeof(*val);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0)
+		return -errno;
+	return 0;
+}
+
+USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
+{
+	struct usock *s;
+	int domain, sock_type, type, fdflags, flflags = 0, r;
+
+	if (!ret || (flags & ~USOCK_NONBLOCK))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+
+	/* Learn everything and allocate before changing the fd at all, so
+	 * that a failure leaves the caller's fd exactly as it was. */
+	fdflags = fcntl(fd, F_GETFD);
+	if (fdflags < 0)
+		return -errno;
+	r = getsockopt_int(fd, SO_DOMAIN, &domain);
+	if (r < 0)
+		return r;
+	if (domain != AF_UNIX)
+		return -EAFNOSUPPORT;
+	r = getsockopt_int(fd, SO_TYPE, &sock_type);
+	if (r < 0)
+		return r;
+	type = usock_type_from_sock(sock_type);
+	if (type < 0)
+		return -ESOCKTNOSUPPORT;
+	if (flags & USOCK_NONBLOCK) {
+		flflags = fcntl(fd, F_GETFL);
+		if (flflags < 0)
+			return -errno;
+	}
+
+	s = usock_alloc(fd, type);
+	if (!s)
+		return -ENOMEM;
+
+	if (!(fdflags & FD_CLOEXEC) &&
+	    fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) < 0) {
+		r = -errno;
+		free(s);
+		return r;
+	}
+	if ((flags & USOCK_NONBLOCK) && !(flflags & O_NONBLOCK) &&
+	    fcntl(fd, F_SETFL, flflags | O_NONBLOCK) < 0) {
+		r = -errno;
+		(void)fcntl(fd, F_SETFD, fdflags);
+		free(s);
+		return r;
+	}
+
+	*ret = s;
+	return 0;
+}
+
+USOCK_EXPORT void usock_close(struct usock *s)
+{
+	if (!s)
+		return;
+	usock_close_fd(s->fd);
+	free(s);
+}
+
+USOCK_EXPORT int usock_get_fd(const struct usock *s)
+{
+	if (!s)
+		return -EINVAL;
+	return s->fd;
+}
+
+USOCK_EXPORT int usock_get_type(const struct usock *s)
+{
+	if (!s)
+		return -EINVAL;
+	return s->type;
+}
+
+USOCK_EXPORT int usock_release_fd(struct usock *s)
+{
+	int fd;
+
+	if (!s)
+		return -EINVAL;
+	fd = s->fd;
+	free(s);
+	return fd;
+}
+
+USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
+{
+	int v = !!enable;
+
+	if (!s)
+		return -EINVAL;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0)
+		return -errno;
+	return 0;
+}
+
+USOCK_EXPORT int usock_set_nonblock(struct usock *s, int enable)
+{
+	int fl, nfl;
+
+	if (!s)
+		return -EINVAL;
+	fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	nfl = enable ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	if (nfl != fl && fcntl(s->fd, F_SETFL, nfl) < 0)
+		return -errno;
+	return 0;
+}

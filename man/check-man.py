@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Check libusock's man pages against the header and the version script.
+
+man/meson.build runs one check per test, each from the one list of pages:
+
+  lint      every page and alias is clean under `mandoc -Tlint -Wwarning`
+            (exit 77, a skip, when mandoc was not found)
+  symbols   every symbol in the version script has a page or an alias, every
+            page and alias documents an exported symbol, and every alias is a
+            `.so` of its page
+  header    every function that the header declares is exported by the
+            version script and documented, and every symbol is declared
+  synopsis  each page's NAME lists its page and aliases, and its SYNOPSIS
+            holds the header's exact prototype (whitespace aside) of each,
+            one prototype per block; its .TH and sections are in place
+  example   a page shows a source file, verbatim, in one .EX block
+
+Pages are given as `--page PAGE [ALIAS ...]`: a real page and the generated
+alias pages that point to it. A failure names the symbol and page at fault
+and makes the exit status 1.
+
+`check-man.py example-roff FILE` prints FILE escaped for an .EX block, the
+way that the example check expects it in the page.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+FONT_MACROS = {'B', 'I', 'SM', 'SB'}
+ALT_FONT_MACROS = {'BI', 'IB', 'BR', 'RB', 'IR', 'RI'}
+# The sections that every page of each man section must have.
+REQUIRED_SECTIONS = {
+    '3': ['NAME', 'LIBRARY', 'SYNOPSIS', 'DESCRIPTION', 'RETURN VALUE',
+          'ERRORS', 'SEE ALSO'],
+    '7': ['NAME', 'DESCRIPTION', 'EXAMPLES', 'SEE ALSO'],
+}
+EXAMPLE_TABSIZE = 4
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print('FAIL: ' + msg)
+
+
+# ---------------------------------------------------------------- C side
+
+
+def normalise(decl):
+    """Whitespace-normalised form of a declaration: one space between two
+    words, none next to punctuation."""
+    decl = re.sub(r'\s+', ' ', decl).strip()
+    return re.sub(r'\s*([^\w\s])\s*', r'\1', decl)
+
+
+def readable(decl):
+    return re.sub(r'\s+', ' ', decl).strip()
+
+
+def split_prototype(text):
+    """(name, text) of a function declaration, or None."""
+    m = re.match(r'^(.*?)\b([A-Za-z_]\w*)\s*\((.*)\)\s*$', text, re.S)
+    if not m or not m.group(1).strip():
+        return None
+    return m.group(2), text.strip()
+
+
+def parse_header(path):
+    """Map each function that the header declares to its prototype."""
+    with open(path, encoding='utf-8') as f:
+        src = f.read()
+    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
+    src = re.sub(r'//[^\n]*', ' ', src)
+    src = re.sub(r'\\\n', ' ', src)
+    src = re.sub(r'^\s*#[^\n]*', ' ', src, flags=re.M)
+    src = re.sub(r'extern\s+"C"\s*\{', ' ', src)
+    protos = {}
+    for stmt in src.split(';'):
+        stmt = stmt.strip().lstrip('{}').strip()
+        if '(' not in stmt:
+            continue
+        p = split_prototype(stmt)
+        if p is None:
+            fail('%s: cannot parse the declaration "%s"' %
+                 (path, readable(stmt)))
+            continue
+        name, text = p
+        if name in protos:
+            fail('%s: %s is declared twice' % (path, name))
+        protos[name] = text
+    if not protos:
+        fail('%s: no function declarations found' % path)
+    return protos
+
+
+def parse_symbols(path):
+    """The global symbols of every node of a GNU ld version script."""
+    with open(path, encoding='utf-8') as f:
+        src = f.read()
+    src = re.sub(r'#[^\n]*', ' ', src)
+    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
+    syms = []
+    state = None
+    for tok in re.findall(r'global\s*:|local\s*:|[{}]|[^\s;{}]+\s*;', src):
+        tok = re.sub(r'\s', '', tok)
+        if tok == 'global:':
+            state = 'global'
+        elif tok == 'local:':
+            state = 'local'
+        elif tok in '{}':
+            state = None
+        elif state == 'global':
+            name = tok.rstrip(';')
+            if name in syms:
+                fail('%s: %s is listed twice' % (path, name))
+            syms.append(name)
+    if not syms:
+        fail('%s: no global symbols found' % path)
+    return syms
+
+
+# -------------------------------------------------------------- roff side
+
+ESCAPES = [
+    (r'\e', '\\'), (r'\\', '\\'), (r'\-', '-'), (r'\(aq', "'"),
+    (r'\(dq', '"'), (r'\(lq', '"'), (r'\(rq', '"'), (r'\(em', '--'),
+    (r'\(en', '-'), (r'\(bu', '*'), (r'\&', ''), (r'\%', ''), (r'\c', ''),
+    (r'\ ', ' '), (r'\~', ' '), (r'\|', ''), (r'\^', ''),
+]
+
+
+def unescape(s):
+    out = []
+    i = 0
+    while i < len(s):
+        if s[i] != '\\':
+            out.append(s[i])
+            i += 1
+            continue
+        m = re.match(r'\\f(\[[^\]]*\]|\(..|.)', s[i:])
+        if m:
+            i += len(m.group(0))
+            continue
+        for esc, rep in ESCAPES:
+            if s.startswith(esc, i):
+                out.append(rep)
+                i += len(esc)
+                break
+        else:
+            out.append(s[i])
+            i += 1
+    return ''.join(out)
+
+
+def roff_args(s):
+    """Split a macro line's arguments the way roff does."""
+    args = []
+    i = 0
+    while i < len(s):
+        while i < len(s) and s[i] in ' \t':
+            i += 1
+        if i >= len(s):
+            break
+        if s[i] == '"':
+            i += 1
+            arg = []
+            while i < len(s):
+                if s[i] == '"':
+                    if s.startswith('""', i):
+                        arg.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                arg.append(s[i])
+                i += 1
+            args.append(''.join(arg))
+        else:
+            j = i
+            while j < len(s) and s[j] not in ' \t':
+                j += 1
+            args.append(s[i:j])
+            i = j
+    return args
+
+
+def roff_lines(path):
+    """Logical input lines of a page: comments dropped, continued lines
+    joined."""
+    with open(path, encoding='utf-8') as f:
+        raw = f.read().split('\n')
+    lines = []
+    pending = ''
+    for line in raw:
+        line = pending + line
+        pending = ''
+        if re.match(r'^[.\']\s*\\"', line):
+            continue
+        if line.endswith('\\') and not line.endswith('\\\\'):
+            pending = line[:-1]
+            continue
+        lines.append(line)
+    if pending:
+        lines.append(pending)
+    return lines
+
+
+def page_sections(path):
+    """(title line args, {section name: [lines]}) of a man(7) page."""
+    th = None
+    sections = {}
+    current = None
+    for line in roff_lines(path):
+        m = re.match(r'^\.(\S+)\s*(.*)$', line)
+        if m and m.group(1) == 'TH':
+            th = roff_args(m.group(2))
+        elif m and m.group(1) == 'SH':
+            current = ' '.join(roff_args(m.group(2)))
+            if current in sections:
+                fail('%s: section %s appears twice' % (path, current))
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return th, sections
+
+
+def text_blocks(lines):
+    """Blocks of formatted text, separated by paragraph and layout macros."""
+    blocks = [[]]
+    for line in lines:
+        m = re.match(r'^[.\'](\S+)\s*(.*)$', line)
+        if m:
+            macro, rest = m.group(1), m.group(2)
+            if macro in FONT_MACROS:
+                blocks[-1].append(' '.join(roff_args(rest)))
+            elif macro in ALT_FONT_MACROS:
+                blocks[-1].append(''.join(roff_args(rest)))
+            else:
+                # A layout macro, or one that the checker does not know:
+                # either way, text does not run across it.
+                blocks.append([])
+        else:
+            blocks[-1].append(line)
+    return ['\n'.join(unescape(l) for l in b) for b in blocks if b]
+
+
+def page_names(path, sections):
+    """The names that a page's NAME section lists before the \\- dash."""
+    text = ' '.join(l for l in sections.get('NAME', [])
+                    if not l.startswith('.'))
+    if '\\-' not in text:
+        fail('%s: NAME section has no "\\-" after the names' % path)
+        return []
+    names = [unescape(n).strip() for n in text.split('\\-', 1)[0].split(',')]
+    return [n for n in names if n]
+
+
+def synopsis_items(path, sections):
+    """(includes, [(name, prototype)]) from a page's SYNOPSIS."""
+    includes = []
+    protos = []
+    for block in text_blocks(sections.get('SYNOPSIS', [])):
+        code = []
+        for line in block.split('\n'):
+            if line.strip().startswith('#include'):
+                includes.append(readable(line))
+            else:
+                code.append(line)
+        code = '\n'.join(code).strip()
+        if not re.search(r'\b[A-Za-z_]\w*\s*\(', code):
+            continue  # not C: a command line, a constant
+        if code.count(';') != 1 or not code.endswith(';'):
+            fail('%s: SYNOPSIS block is not one prototype ending in ";" '
+                 '(separate prototypes with .PP): "%s"' %
+                 (path, readable(code)))
+            continue
+        p = split_prototype(code[:-1])
+        if p is None:
+            fail('%s: cannot parse the SYNOPSIS prototype "%s"' %
+                 (path, readable(code)))
+            continue
+        protos.append(p)
+    return includes, protos
+
+
+# ------------------------------------------------------------ the checks
+
+
+def page_base(path):
+    name = os.path.basename(path)
+    base, _, section = name.rpartition('.')
+    return base, section
+
+
+def alias_name(path):
+    return page_base(path)[0]
+
+
+def documented_names(pages):
+    """name -> the page or alias file that documents it (section 3)."""
+    names = {}
+    for page, aliases in pages:
+        base, section = page_base(page)
+        entries = ([(base, page)] if section == '3' else []) + \
+            [(alias_name(a), a) for a in aliases]
+        for name, where in entries:
+            if name in names:
+                fail('%s is documented twice: %s and %s' %
+                     (name, names[name], where))
+            names[name] = where
+    return names
+
+
+def so_target(path):
+    """The target of a `.so` alias page, or None."""
+    target = None
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if re.match(r'^\.\s*\\"', line) or not line.strip():
+                continue
+            m = re.match(r'^\.so\s+(\S+)\s*$', line)
+            if not m or target is not None:
+                return None
+            target = m.group(1)
+    return target
+
+
+def check_lint(args):
+    if not args.mandoc:
+        print('SKIP: mandoc was not found when the build was configured')
+        return 77
+    if not os.access(args.mandoc, os.X_OK):
+        fail('cannot run %s, the mandoc that the build found' % args.mandoc)
+        return 0
+    for page, aliases in args.page:
+        r = subprocess.run([args.mandoc, '-Tlint', '-Wwarning', page],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, check=False)
+        if r.returncode != 0 or r.stdout.strip():
+            fail('%s: mandoc -Tlint -Wwarning (exit %d):\n%s' %
+                 (page, r.returncode, r.stdout.rstrip()))
+        base, section = page_base(page)
+        for alias in aliases:
+            # mandoc resolves .so relative to its working directory, as
+            # man(1) does from the top of a man tree: build one.
+            with tempfile.TemporaryDirectory() as top:
+                os.symlink(os.path.dirname(os.path.abspath(page)),
+                           os.path.join(top, 'man' + section))
+                r = subprocess.run(
+                    [args.mandoc, '-Tlint', '-Wwarning',
+                     os.path.abspath(alias)],
+                    cwd=top, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, universal_newlines=True,
+                    check=False)
+            # mandoc warns about every .so page, whatever it holds ("better
+            # use ln(1)"); libusock installs .so pages on purpose, so that
+            # one warning, for the right target, is what a clean alias
+            # gives. Anything else, such as a failed .so, is a fault.
+            expected = re.compile(
+                r'^mandoc: .*: WARNING: \.so is fragile, better use ln\(1\):'
+                r' so man%s/%s$' % (re.escape(section),
+                                    re.escape(os.path.basename(page))))
+            out = [l for l in r.stdout.splitlines() if l.strip()]
+            rest = [l for l in out if not expected.match(l)]
+            if rest or len(out) != 1 or r.returncode not in (0, 2):
+                fail('%s (alias of %s, so expecting only the .so warning '
+                     'for man%s/%s): mandoc -Tlint -Wwarning (exit %d):\n%s'
+                     % (alias, page, section, os.path.basename(page),
+                        r.returncode, r.stdout.rstrip()))
+    return 0
+
+
+def check_symbols(args):
+    syms = parse_symbols(args.symbols)
+    names = documented_names(args.page)
+    for sym in syms:
+        if sym not in names:
+            fail('symbol %s (%s) has no man page or alias' %
+                 (sym, args.symbols))
+    for name, where in sorted(names.items()):
+        if name not in syms:
+            fail('%s documents %s, which %s does not export' %
+                 (where, name, args.symbols))
+    for page, aliases in args.page:
+        base, section = page_base(page)
+        for alias in aliases:
+            want = 'man%s/%s.%s' % (section, base, section)
+            got = so_target(alias)
+            if got != want:
+                fail('alias %s should be one ".so %s" line, but %s' %
+                     (alias, want, 'points to ' + got if got
+                      else 'it is not'))
+    return 0
+
+
+def check_header(args):
+    protos = parse_header(args.header)
+    syms = parse_symbols(args.symbols)
+    names = documented_names(args.page)
+    for name in protos:
+        if name not in syms:
+            fail('function %s, declared in %s, is not exported by %s' %
+                 (name, args.header, args.symbols))
+        if name not in names:
+            fail('function %s, declared in %s, has no man page or alias' %
+                 (name, args.header))
+    for sym in syms:
+        if sym not in protos:
+            fail('symbol %s (%s) is not declared in %s' %
+                 (sym, args.symbols, args.header))
+    return 0
+
+
+def check_synopsis(args):
+    protos = parse_header(args.header)
+    header_name = os.path.basename(args.header)
+    for page, aliases in args.page:
+        base, section = page_base(page)
+        th, sections = page_sections(page)
+        if not th or len(th) < 2 or th[0] != base.upper() or \
+                th[1] != section:
+            fail('%s: .TH should begin "%s %s", not "%s"' %
+                 (page, base.upper(), section, ' '.join(th or [])))
+        for name in REQUIRED_SECTIONS.get(section, ['NAME']):
+            if name not in sections:
+                fail('%s: has no %s section' % (page, name))
+        includes, found = synopsis_items(page, sections)
+        if section == '3':
+            want = [base] + [alias_name(a) for a in aliases]
+            names = page_names(page, sections)
+            for name in want:
+                if name not in names:
+                    fail('%s: NAME section does not list %s' % (page, name))
+            for name in names:
+                if name not in want:
+                    fail('%s: NAME section lists %s, which is neither the '
+                         'page nor one of its aliases in man/meson.build' %
+                         (page, name))
+            if '#include <%s>' % header_name not in includes:
+                fail('%s: SYNOPSIS lacks "#include <%s>"' %
+                     (page, header_name))
+            for name in want:
+                n = sum(1 for f, _ in found if f == name)
+                if n != 1:
+                    fail('%s: SYNOPSIS has %d prototypes of %s, not 1' %
+                         (page, n, name))
+        else:
+            want = []
+        for name, text in found:
+            if name not in protos:
+                fail('%s: SYNOPSIS declares %s, which %s does not' %
+                     (page, name, args.header))
+            elif normalise(text) != normalise(protos[name]):
+                fail('%s: SYNOPSIS prototype of %s differs from %s:\n'
+                     '  page:   %s\n  header: %s' %
+                     (page, name, args.header, readable(text),
+                      readable(protos[name])))
+            if section == '3' and name not in want:
+                fail('%s: SYNOPSIS declares %s, which is neither the page '
+                     'nor one of its aliases in man/meson.build' %
+                     (page, name))
+    return 0
+
+
+def example_text(path):
+    """A source file as a page shows it: without its SPDX line, tabs
+    expanded."""
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().rstrip('\n').split('\n')
+    if lines and 'SPDX-License-Identifier' in lines[0]:
+        lines = lines[1:]
+    return [l.expandtabs(EXAMPLE_TABSIZE) for l in lines]
+
+
+def roff_escape(line):
+    line = line.replace('\\', '\\e').replace('-', '\\-')
+    line = line.replace("'", '\\(aq')
+    if line.startswith('.'):
+        line = '\\&' + line
+    return line
+
+
+def check_example(args):
+    page, source = args.example
+    want = example_text(source)
+    blocks = []
+    block = None
+    with open(page, encoding='utf-8') as f:
+        for line in f.read().split('\n'):
+            if line.startswith('.EX'):
+                block = []
+            elif line.startswith('.EE') and block is not None:
+                blocks.append(block)
+                block = None
+            elif block is not None:
+                block.append(unescape(line))
+    if want in blocks:
+        return 0
+    import difflib
+    best = max(blocks, key=lambda b: difflib.SequenceMatcher(
+        None, b, want).ratio(), default=[])
+    diff = difflib.unified_diff(best, want, page, source, lineterm='', n=1)
+    fail('%s does not show %s verbatim in an .EX block; regenerate it '
+         'with "%s example-roff %s":\n%s' %
+         (page, source, sys.argv[0], source, '\n'.join(diff)))
+    return 0
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == 'example-roff':
+        for line in example_text(sys.argv[2]):
+            print(roff_escape(line))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('check', choices=['lint', 'symbols', 'header',
+                                      'synopsis', 'example'])
+    ap.add_argument('--header')
+    ap.add_argument('--symbols')
+    ap.add_argument('--mandoc')
+    ap.add_argument('--page', nargs='+', action='append', default=[],
+                    metavar=('PAGE', 'ALIAS'))
+    ap.add_argument('--example', nargs=2, metavar=('PAGE', 'SOURCE'))
+    args = ap.parse_args()
+    args.page = [(os.path.normpath(p[0]), [os.path.normpath(a)
+                                           for a in p[1:]])
+                 for p in args.page]
+    need = {'lint': ['mandoc', 'page'], 'symbols': ['symbols', 'page'],
+            'header': ['header', 'symbols', 'page'],
+            'synopsis': ['header', 'page'], 'example': ['example']}
+    for opt in need[args.check]:
+        if getattr(args, opt) is None or (opt == 'page' and not args.page):
+            ap.error('%s needs --%s' % (args.check, opt))
+    r = globals()['check_' + args.check](args)
+    if failures:
+        print('%s: %d failure(s)' % (args.check, len(failures)))
+        return 1
+    if r == 0:
+        print('%s: all good' % args.check)
+    return r
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* ---- fd table ---------------------------------------------------------- */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct fd_entry *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+void fd_table_snapshot(struct fd_table *t)
+{
+	size_t cap = 64;
+	struct dirent *de;
+	DIR *d;
+
+	t->n = 0;
+	t->entries = malloc(cap * sizeof(*t->entries));
+	ck_assert_ptr_nonnull(t->entries);
+
+	d = opendir("/proc/self/fd");
+	ck_assert_msg(d != NULL, "opendir /proc/self/fd: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		struct fd_entry *e;
+		ssize_t n;
+		char *end;
+		long fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = strtol(de->d_name, &end, 10);
+		ck_assert_msg(*end == '\0', "odd /proc/self/fd entry %s",
+			      de->d_name);
+		if (fd == dirfd(d))
+			continue;
+		if (t->n == cap) {
+			cap *= 2;
+			t->entries =
+				realloc(t->entries, cap * sizeof(*t->entries));
+			ck_assert_ptr_nonnull(t->entries);
+		}
+		e = &t->entries[t->n++];
+		e->fd = (int)fd;
+		n = readlinkat(dirfd(d), de->d_name, e->target,
+			       sizeof(e->target) - 1);
+		/* The fd may have gone between readdir and readlink only if
+		 * another thread closed it: tests compare at quiet points. */
+		if (n < 0)
+			n = 0;
+		e->target[n] = '\0';
+	}
+	closedir(d);
+	qsort(t->entries, t->n, sizeof(*t->entries), cmp_entry);
+}
+
+void fd_table_free(struct fd_table *t)
+{
+	free(t->entries);
+	t->entries = NULL;
+	t->n = 0;
+}
+
+static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+/*
+ * libcheck's own message file: an unlinked $TMPDIR/check_XXXXXX. In
+ * CK_NOFORK mode check replaces it (same fd number, new file) after running
+ * a checked setup, i.e. between our two snapshots; that is not the test's
+ * doing.
+ */
+static bool is_check_file(const char *target)
+{
+	static const char deleted[] = " (deleted)";
+	size_t n = strlen(target), d = sizeof(deleted) - 1;
+
+	return strstr(target, "/check_") && n > d &&
+	       strcmp(target + n - d, deleted) == 0;
+}
+
+bool fd_table_same(const struct fd_table *a, const struct fd_table *b,
+		   char *buf, size_t len)
+{
+	size_t i = 0, j = 0, off = 0;
+	bool same = true;
+
+	buf[0] = '\0';
+	append(buf, len, &off, "%zu fds before, %zu after;", a->n, b->n);
+	while (i < a->n || j < b->n) {
+		if (j == b->n ||
+		    (i < a->n && a->entries[i].fd < b->entries[j].fd)) {
+			append(buf, len, &off, " closed %d (%s);",
+			       a->entries[i].fd, a->entries[i].target);
+			same = false;
+			i++;
+		} else if (i == a->n || b->entries[j].fd < a->entries[i].fd) {
+			append(buf, len, &off, " leaked %d (%s);",
+			       b->entries[j].fd, b->entries[j].target);
+			same = false;
+			j++;
+		} else {
+			if (strcmp(a->entries[i].target,
+				   b->entries[j].target) &&
+			    !(is_check_file(a->entries[i].target) &&
+			      is_check_file(b->entries[j].target))) {
+				append(buf, len, &off, " %d changed %s -> %s;",
+				       a->entries[i].fd, a->entries[i].target,
+				       b->entries[j].target);
+				same = false;
+			}
+			i++;
+			j++;
+		}
+	}
+	return same;
+}
+
+size_t fd_count(void)
+{
+	struct fd_table t;
+	size_t n;
+
+	fd_table_snapshot(&t);
+	n = t.n;
+	fd_table_free(&t);
+	return n;
+}
+
+int fd_highest(void)
+{
+	struct fd_table t;
+	struct rlimit rl;
+	int fd = -1;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	fd_table_snapshot(&t);
+	for (size_t i = 0; i < t.n; i++)
+		if ((rlim_t)t.entries[i].fd < rl.rlim_cur)
+			fd = t.entries[i].fd;
+	fd_table_free(&t);
+	return fd;
+}
+
+/*
+ * The fixture's recording. In CK_NOFORK mode a failing assertion in the
+ * teardown jumps back into check, which runs the teardown again: the flag
+ * makes the second run a no-op instead of a loop.
+ */
+static struct fd_table baseline;
+static bool baseline_taken;
+
+static void fd_setup(void)
+{
+	fd_table_snapshot(&baseline);
+	baseline_taken = true;
+}
+
+static void fd_teardown(void)
+{
+	struct fd_table now;
+	char diff[2048];
+	bool same;
+
+	if (!baseline_taken)
+		return;
+	baseline_taken = false;
+	fd_table_snapshot(&now);
+	same = fd_table_same(&baseline, &now, diff, sizeof(diff));
+	fd_table_free(&now);
+	fd_table_free(&baseline);
+	ck_assert_msg(same, "fd table changed by the test: %s", diff);
+}
+
+TCase *fd_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, fd_setup, fd_teardown);
+	tcase_set_timeout(tc, 30);
+	return tc;
+}
+
+const struct fd_table *fd_baseline(void)
+{
+	ck_assert(baseline_taken);
+	return &baseline;
+}
+
+/* ---- children ---------------------------------------------------------- */
+
+void child_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: child %d: check failed: ", file, line,
+		(int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	_exit(99);
+}
+
+void child_drop_privileges(void)
+{
+	if (geteuid() != 0)
+		return;
+	CHILD_ASSERT(setgroups(0, NULL) == 0);
+	CHILD_ASSERT(setgid(NOBODY) == 0);
+	CHILD_ASSERT(setuid(NOBODY) == 0);
+	CHILD_ASSERT_INT_EQ(geteuid(), NOBODY);
+	CHILD_ASSERT_INT_EQ(getegid(), NOBODY);
+}
+
+pid_t child_spawn(child_fn fn, void *arg)
+{
+	pid_t pid;
+
+	/* Nothing buffered may be written twice. */
+	fflush(NULL);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int rc = fn(arg);
+
+		close_range(3, ~0U, 0);
+		_exit(rc);
+	}
+	return pid;
+}
+
+int child_wait(pid_t pid)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_msg(r == pid, "waitpid(%d): %s", (int)pid, strerror(errno));
+	return status;
+}
+
+void child_wait_ok_at(pid_t pid, const char *file, int line)
+{
+	int status = child_wait(pid);
+
+	if (WIFSIGNALED(status))
+		ck_abort_msg("%s:%d: child %d killed by signal %d (%s)", file,
+			     line, (int)pid, WTERMSIG(status),
+			     strsignal(WTERMSIG(status)));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "%s:%d: child %d failed: exit status %d", file, line,
+		      (int)pid, WEXITSTATUS(status));
+}
+
+/* ---- sockets, files ---------------------------------------------------- */
+
+void pair_ok(int type, int flags, struct usock **a, struct usock **b)
+{
+	int r = usock_pair(type, flags, a, b);
+
+	ck_assert_msg(r == 0, "usock_pair(%d, %d): %s", type, flags,
+		      strerror(-r));
+	ck_assert_ptr_nonnull(*a);
+	ck_assert_ptr_nonnull(*b);
+}
+
+struct usock_msg *msg_new_ok(void)
+{
+	struct usock_msg *m = NULL;
+
+	ck_assert_int_eq(usock_msg_new(&m), 0);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+void send_fds_ok(struct usock *s, const void *buf, size_t len, const int *fds,
+		 unsigned int n)
+{
+	struct usock_msg *m = msg_new_ok();
+	ssize_t r;
+
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_int_eq(usock_msg_add_fd(m, fds[i]), 0);
+	r = usock_send(s, buf, len, m);
+	usock_msg_free(m);
+	ck_assert_msg(r == (ssize_t)len,
+		      "usock_send(%zu bytes, %u fds) = %zd (%s)", len, n, r,
+		      r < 0 ? strerror((int)-r) : "short");
+}
+
+void wait_readable(struct usock *s, int timeout_ms)
+{
+	struct pollfd p = { .fd = usock_get_fd(s), .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	ck_assert_msg(r == 1, "nothing to read after %d ms (poll=%d)",
+		      timeout_ms, r);
+}
+
+bool fid_of_fd(int fd, struct fid *ret)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	ret->dev = st.st_dev;
+	ret->ino = st.st_ino;
+	return true;
+}
+
+struct fid fid_of(int fd)
+{
+	struct fid f;
+
+	ck_assert_msg(fid_of_fd(fd, &f), "fstat(%d): %s", fd, strerror(errno));
+	return f;
+}
+
+bool fid_eq(struct fid a, struct fid b)
+{
+	return a.dev == b.dev && a.ino == b.ino;
+}
+
+bool fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+int fd_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	return fl < 0 ? -1 : !!(fl & FD_CLOEXEC);
+}
+
+int fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : !!(fl & O_NONBLOCK);
+}
+
+struct fid tmpfile_create(char *path, const void *data, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	struct fid f;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	ck_assert_int_lt(
+		snprintf(path, TMP_PATH_MAX, "%s/usock-test-XXXXXX", dir),
+		TMP_PATH_MAX);
+	fd = mkostemp(path, O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "mkostemp %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	f = fid_of(fd);
+	close(fd);
+	return f;
+}
+
+int closed_fd_number(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	return fd;
+}
+
+void assert_nothing_queued_at(struct usock *s, const char *file, int line)
+{
+	struct pollfd p = { .fd = usock_get_fd(s), .events = POLLIN };
+	int r = poll(&p, 1, 0);
+
+	ck_assert_msg(r == 0,
+		      "%s:%d: expected nothing queued, poll=%d revents=%#x",
+		      file, line, r, (unsigned)p.revents);
+}
+
+bool kernel_nofile_soft_limit_is(unsigned long soft)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/self/limits", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long v;
+
+		if (sscanf(line, "Max open files %lu", &v) == 1) {
+			found = v == soft;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}

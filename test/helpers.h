@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared test helpers: fd-table snapshots, a checked fixture that fails any
+ * test leaving the fd table changed, a fork helper that reaps its child with
+ * a status check, and small socket and file utilities.
+ */
+#ifndef USOCK_TEST_HELPERS_H
+#define USOCK_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "usock.h"
+
+/* Suite constructors, one per test-*.c; test-main.c runs them. */
+Suite *lifecycle_suite(void);
+Suite *msg_suite(void);
+Suite *transfer_suite(void);
+Suite *cloexec_suite(void);
+Suite *creds_suite(void);
+Suite *privileged_suite(void);
+Suite *trunc_suite(void);
+Suite *eof_suite(void);
+Suite *threads_suite(void);
+Suite *args_suite(void);
+
+/* ---- fd table ---------------------------------------------------------- */
+
+/* One open fd: its number and what /proc/self/fd/N points at. */
+struct fd_entry {
+	int fd;
+	char target[96];
+};
+
+struct fd_table {
+	size_t n;
+	struct fd_entry *entries; /* sorted by fd; free with fd_table_free() */
+};
+
+/*
+ * Snapshot /proc/self/fd (without the directory's own fd). Reads link names
+ * instead of calling fstat so that no syscall touches fds that belong to
+ * valgrind, which shows them in /proc but refuses their use.
+ */
+void fd_table_snapshot(struct fd_table *t);
+void fd_table_free(struct fd_table *t);
+/* Describe how b differs from a into buf; returns true if they are equal. */
+bool fd_table_same(const struct fd_table *a, const struct fd_table *b,
+		   char *buf, size_t len);
+/* Number of open fds in this process. */
+size_t fd_count(void);
+/*
+ * Highest open fd below the soft RLIMIT_NOFILE. Under valgrind the fds at or
+ * above it are valgrind's own (it lowers the limit its client sees).
+ */
+int fd_highest(void);
+
+/*
+ * Every TCase gets the checked fixture below, so every test starts by
+ * recording the fd table and ends by asserting it is unchanged (same count,
+ * same numbers, same targets). fd_baseline() returns that recording.
+ */
+TCase *fd_tcase(const char *name);
+const struct fd_table *fd_baseline(void);
+
+/* ---- children ---------------------------------------------------------- */
+
+/*
+ * Run fn(arg) in a forked child. The child never returns into check: its
+ * result becomes the exit status, after every fd above 2 is closed (so that
+ * valgrind's --track-fds does not report the parent's fds as the child's).
+ * Use the CHILD_* macros in the child instead of ck_assert: in CK_NOFORK mode
+ * a ck_assert failure in the child would jump back into the test runner.
+ */
+typedef int (*child_fn)(void *arg);
+pid_t child_spawn(child_fn fn, void *arg);
+/* Reap pid and fail the test unless it exited with status 0. */
+#define child_wait_ok(pid) child_wait_ok_at((pid), __FILE__, __LINE__)
+void child_wait_ok_at(pid_t pid, const char *file, int line);
+/* Reap pid and return the raw wait status. */
+int child_wait(pid_t pid);
+
+__attribute__((noreturn, format(printf, 3, 4))) void
+child_fail(const char *file, int line, const char *fmt, ...);
+
+#define CHILD_ASSERT(expr)                                                     \
+	do {                                                                   \
+		if (!(expr))                                                   \
+			child_fail(__FILE__, __LINE__, "%s", #expr);           \
+	} while (0)
+
+#define CHILD_ASSERT_INT_EQ(a, b)                                              \
+	do {                                                                   \
+		long long a_ = (long long)(a), b_ = (long long)(b);            \
+		if (a_ != b_)                                                  \
+			child_fail(__FILE__, __LINE__,                         \
+				   "%s == %s (%lld != %lld)", #a, #b, a_, b_); \
+	} while (0)
+
+/* uid and gid of the unprivileged identity tests drop to. */
+#define NOBODY 65534
+/*
+ * In a child: if root, become an ordinary process of uid/gid NOBODY with no
+ * supplementary groups (and so no capabilities); otherwise it already is
+ * unprivileged and nothing changes.
+ */
+void child_drop_privileges(void);
+
+/* ---- sockets, files -------------------------------------------------- */
+
+/* usock_pair() that fails the test on error. */
+void pair_ok(int type, int flags, struct usock **a, struct usock **b);
+/* usock_msg_new() that fails the test on error. */
+struct usock_msg *msg_new_ok(void);
+
+/* Send buf with the n fds in one message; fails the test unless all of
+ * len was sent. */
+void send_fds_ok(struct usock *s, const void *buf, size_t len, const int *fds,
+		 unsigned int n);
+/* Block until s is readable (or fail after timeout_ms). */
+void wait_readable(struct usock *s, int timeout_ms);
+
+/* File identity, compared by st_dev and st_ino. */
+struct fid {
+	dev_t dev;
+	ino_t ino;
+};
+struct fid fid_of(int fd); /* ck_asserts that fstat works */
+bool fid_eq(struct fid a, struct fid b);
+bool fid_of_fd(int fd, struct fid *ret); /* no assertion; for children */
+
+/* The fd is open (fcntl F_GETFD works). */
+bool fd_is_open(int fd);
+/* FD_CLOEXEC set on fd; -1 if not open. */
+int fd_cloexec(int fd);
+/* O_NONBLOCK set on fd; -1 if not open. */
+int fd_nonblock(int fd);
+
+/*
+ * Create a temporary regular file holding len bytes of data; the path is
+ * written to path (TMP_PATH_MAX bytes), the identity returned. The caller
+ * unlinks it.
+ */
+#define TMP_PATH_MAX 256
+struct fid tmpfile_create(char *path, const void *data, size_t len);
+
+/* An fd number that is not open right now. */
+int closed_fd_number(void);
+
+/* Nothing is queued for reading on s (poll without POLLIN). */
+#define assert_nothing_queued(s)                                               \
+	assert_nothing_queued_at((s), __FILE__, __LINE__)
+void assert_nothing_queued_at(struct usock *s, const char *file, int line);
+
+/*
+ * Whether the kernel's soft RLIMIT_NOFILE is soft, read back from
+ * /proc/self/limits. valgrind fakes setrlimit(RLIMIT_NOFILE) for its client
+ * without telling the kernel, so tests that need the kernel to run out of
+ * fd slots check this first.
+ */
+bool kernel_nofile_soft_limit_is(unsigned long soft);
+
+#endif /* USOCK_TEST_HELPERS_H */

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/* End of file, empty messages, closed peers, signals, full and empty queues. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* _i: passcred off (0) or on (1) on the receiver. */
+START_TEST(test_seqpacket_empty_message)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(usock_send(a, "x", 1, NULL), 1);
+	ck_assert_int_eq(usock_send(a, "", 0, NULL), 0);
+
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	/* The last thing queued, but the peer is still there. */
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	assert_nothing_queued(b);
+
+	/* A zero-length buffer receives an empty message too. */
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(usock_recv(b, NULL, 0, m), 0);
+
+	usock_msg_free(m);
+	usock_close(a);
+	usock_close(b);
+}
+END_TEST
+
+START_TEST(test_dgram_empty_message)
+{
+	struct usock *a, *b;
+	char buf[8];
+
+	pair_ok(USOCK_DGRAM, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(usock_send(a, "y", 1, NULL), 1);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 1);
+	ck_assert_int_eq(buf[0], 'y');
+	usock_close(a);
+	usock_close(b);
+}
+END_TEST
+
+START_TEST(test_seqpacket_eof)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	ck_assert_int_eq(usock_send(a, "last", 4, NULL), 4);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 4);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
+	usock_msg_free(m);
+	usock_close(b);
+}
+END_TEST
+
+/* An empty message that is not the last thing sent is a message, with or
+ * without SO_PASSCRED, even when the peer has closed since. */
+START_TEST(test_empty_then_data_then_close)
+{
+	struct usock *a, *b;
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(usock_send(a, "x", 1, NULL), 1);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
+	usock_close(b);
+}
+END_TEST
+
+/* With SO_PASSCRED the rule is exact: the empty message, then EOF. */
+START_TEST(test_empty_then_close_passcred)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, 1), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	ck_assert_int_eq(usock_msg_get_creds(m, &(int32_t){ 0 },
+					     &(uint32_t){ 0 },
+					     &(uint32_t){ 0 }),
+			 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	usock_msg_free(m);
+	usock_close(b);
+}
+END_TEST
+
+/* Without SO_PASSCRED, the documented limit: an empty message that is the
+ * last thing before close reads as end of file. */
+START_TEST(test_empty_then_close_no_passcred)
+{
+	struct usock *a, *b;
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
+	usock_close(b);
+}
+END_TEST
+
+/* An empty message with fds is never mistaken for end of file. */
+START_TEST(test_empty_with_fd_then_close)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	int p[2];
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	send_fds_ok(a, NULL, 0, p, 1);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(p[0])));
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	usock_msg_free(m);
+	close(p[0]);
+	close(p[1]);
+	usock_close(b);
+}
+END_TEST
+
+/* Without SO_PASSCRED: an empty message followed by an empty one that
+ * carries an fd is not the last thing sent, so it is no end of file. */
+START_TEST(test_empty_then_fd_message_then_close)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	int p[2];
+	char buf[8];
+
+	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	send_fds_ok(a, NULL, 0, p, 1);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(p[0])));
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	usock_msg_free(m);
+	close(p[0]);
+	close(p[1]);
+	usock_close(b);
+}
+END_TEST
+
+START_TEST(test_stream_eof)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	char buf[8];
+
+	pair_ok(USOCK_STREAM, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	ck_assert_int_eq(usock_send(a, "abc", 3, NULL), 3);
+	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 3);
+	ck_assert(memcmp(buf, "abc", 3) == 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
+	usock_msg_free(m);
+	usock_close(b);
+}
+END_TEST
+
+/* In a child, with SIGPIPE at its default action (which would kill it):
+ * send to a closed peer fails with -EPIPE and the child lives on. */
+static int child_send_to_closed(void *p)
+{
+	const int type = *(const int *)p;
+	struct usock *a, *b;
+	struct usock_msg *m;
+	struct iovec iov = { .iov_base = "v", .iov_len = 1 };
+	sigset_t set;
+
+	CHILD_ASSERT(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	CHILD_ASSERT(sigprocmask(SIG_UNBLOCK, &set, NULL) == 0);
+
+	CHILD_ASSERT_INT_EQ(usock_pair(type, 0, &a, &b), 0);
+	CHILD_ASSERT_INT_EQ(usock_msg_new(&m), 0);
+	CHILD_ASSERT_INT_EQ(usock_msg_add_fd(m, STDERR_FILENO), 0);
+	usock_close(b);
+	CHILD_ASSERT_INT_EQ(usock_send(a, "s", 1, NULL), -EPIPE);
+	CHILD_ASSERT_INT_EQ(usock_send(a, "s", 1, m), -EPIPE);
+	CHILD_ASSERT_INT_EQ(usock_sendv(a, &iov, 1, NULL), -EPIPE);
+	CHILD_ASSERT_INT_EQ(usock_sendv(a, &iov, 1, m), -EPIPE);
+	/* Still -EPIPE, still alive. */
+	CHILD_ASSERT_INT_EQ(usock_send(a, "s", 1, NULL), -EPIPE);
+	CHILD_ASSERT(sigpending(&set) == 0);
+	CHILD_ASSERT(!sigismember(&set, SIGPIPE));
+	usock_msg_free(m);
+	usock_close(a);
+	return 0;
+}
+
+START_TEST(test_send_closed_peer)
+{
+	int type = _i;
+
+	/* A SIGPIPE death shows as "killed by signal 13". */
+	child_wait_ok(child_spawn(child_send_to_closed, &type));
+}
+END_TEST
+
+START_TEST(test_dgram_closed_peer)
+{
+	struct usock *a, *b;
+
+	pair_ok(USOCK_DGRAM, 0, &a, &b);
+	ck_assert_int_eq(usock_send(a, "1", 1, NULL), 1);
+	usock_close(b);
+	ck_assert_int_eq(usock_send(a, "2", 1, NULL), -ECONNREFUSED);
+	ck_assert_int_eq(usock_send(a, "3", 1, NULL), -ENOTCONN);
+	ck_assert_int_eq(usock_send(a, "4", 1, NULL), -ENOTCONN);
+	usock_close(a);
+}
+END_TEST
+
+START_TEST(test_nonblock_recv_eagain)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	char buf[8];
+
+	pair_ok(_i, USOCK_NONBLOCK, &a, &b);
+	ck_assert_int_eq(usock_msg_add_fd(m, STDIN_FILENO), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EAGAIN);
+	/* Left empty by the error. */
+	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(usock_recv(a, buf, sizeof(buf), NULL), -EAGAIN);
+	/* Something queued, then nothing again. */
+	ck_assert_int_eq(usock_send(a, "z", 1, NULL), 1);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 1);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EAGAIN);
+	ck_assert(fd_is_open(STDIN_FILENO));
+	usock_msg_free(m);
+	usock_close(a);
+	usock_close(b);
+}
+END_TEST
+
+#define CHUNK 1000
+
+START_TEST(test_nonblock_send_full)
+{
+	struct usock *a, *b;
+	struct usock_msg *m = msg_new_ok();
+	static unsigned char out[CHUNK], in[CHUNK];
+	long sent = 0, got = 0, msgs = 0;
+	ssize_t r;
+	int p[2];
+
+	for (int i = 0; i < CHUNK; i++)
+		out[i] = (unsigned char)(i * 7);
+	pair_ok(_i, USOCK_NONBLOCK, &a, &b);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
+
+	for (;;) {
+		r = usock_send(a, out, CHUNK, (msgs % 2) ? m : NULL);
+		if (r == -EAGAIN)
+			break;
+		ck_assert_msg(r > 0 && r <= CHUNK, "send: %zd", r);
+		if (_i != USOCK_STREAM)
+			ck_assert_int_eq(r, CHUNK);
+		sent += r;
+		msgs++;
+		ck_assert_int_lt(msgs, 1000000);
+	}
+	ck_assert_int_gt(msgs, 0);
+	/* Still full: -EAGAIN again, with and without fds. */
+	ck_assert_int_eq(usock_send(a, out, CHUNK, NULL), -EAGAIN);
+	ck_assert_int_eq(usock_send(a, out, CHUNK, m), -EAGAIN);
+	ck_assert_int_eq(usock_msg_get_fd(m, 0), p[0]);
+
+	/* Everything that was accepted arrives, intact. */
+	for (;;) {
+		r = usock_recv(b, in, CHUNK, NULL);
+		if (r == -EAGAIN)
+			break;
+		ck_assert_msg(r > 0, "recv: %zd", r);
+		if (_i != USOCK_STREAM)
+			ck_assert_int_eq(r, CHUNK);
+		/* A stream may cut anywhere: compare by stream position. */
+		for (ssize_t k = 0; k < r; k++)
+			ck_assert_int_eq(in[k], out[(got + k) % CHUNK]);
+		got += r;
+	}
+	ck_assert_int_eq(got, sent);
+
+	usock_msg_free(m);
+	close(p[0]);
+	close(p[1]);
+	usock_close(a);
+	usock_close(b);
+}
+END_TEST
+
+/* SO_RCVTIMEO / SO_SNDTIMEO expiring on a blocking handle: -EAGAIN. */
+START_TEST(test_timeouts)
+{
+	struct timeval tv = { .tv_usec = 50000 };
+	static unsigned char out[CHUNK];
+	struct usock *a, *b;
+	char buf[8];
+	ssize_t r;
+
+	pair_ok(_i, 0, &a, &b);
+	ck_assert_int_eq(setsockopt(usock_get_fd(b), SOL_SOCKET, SO_RCVTIMEO,
+				    &tv, sizeof(tv)),
+			 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EAGAIN);
+
+	ck_assert_int_eq(usock_set_nonblock(a, 1), 0);
+	while ((r = usock_send(a, out, sizeof(out), NULL)) > 0)
+		;
+	ck_assert_int_eq(r, -EAGAIN);
+	ck_assert_int_eq(usock_set_nonblock(a, 0), 0);
+	ck_assert_int_eq(setsockopt(usock_get_fd(a), SOL_SOCKET, SO_SNDTIMEO,
+				    &tv, sizeof(tv)),
+			 0);
+	ck_assert_int_eq(usock_send(a, out, sizeof(out), NULL), -EAGAIN);
+	usock_close(a);
+	usock_close(b);
+}
+END_TEST
+
+/* The peer closed with data of its own unread: -ECONNRESET, then EOF. */
+START_TEST(test_econnreset)
+{
+	struct usock *a, *b;
+	char buf[8];
+
+	pair_ok(_i, 0, &a, &b);
+	ck_assert_int_eq(usock_send(a, "unread", 6, NULL), 6);
+	usock_close(b);
+	ck_assert_int_eq(usock_recv(a, buf, sizeof(buf), NULL), -ECONNRESET);
+	ck_assert_int_eq(usock_recv(a, buf, sizeof(buf), NULL), -EPIPE);
+	ck_assert_int_eq(usock_recv(a, buf, sizeof(buf), NULL), -EPIPE);
+	usock_close(a);
+}
+END_TEST
+
+/* ---- EINTR: a handler without SA_RESTART interrupts a blocked call ---- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+struct timer_state {
+	struct sigaction old;
+};
+
+/* SIGALRM every 20 ms, without SA_RESTART. */
+static void start_alarms(struct timer_state *st)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = {
+		.it_interval = { .tv_usec = 20000 },
+		.it_value = { .tv_usec = 20000 },
+	};
+
+	alarms = 0;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &st->old), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void stop_alarms(struct timer_state *st)
+{
+	struct itimerval off = { 0 };
+
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &off, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGALRM, &st->old, NULL), 0);
+}
+
+struct late_arg {
+	struct usock *mine, *theirs;
+	int drain; /* messages to read before answering */
+};
+
+/* Waits 300 ms (several alarms in the parent), reads drain messages, then
+ * sends one. */
+static int child_late(void *p)
+{
+	struct late_arg *a = p;
+	struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+	char buf[CHUNK];
+
+	usock_close(a->theirs);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	for (int i = 0; i < a->drain; i++)
+		CHILD_ASSERT(usock_recv(a->mine, buf, sizeof(buf), NULL) > 0);
+	CHILD_ASSERT_INT_EQ(usock_send(a->mine, "late", 4, NULL), 4);
+	usock_close(a->mine);
+	return 0;
+}
+
+START_TEST(test_recv_retries_eintr)
+{
+	struct late_arg arg = { .drain = 0 };
+	struct timer_state st;
+	char buf[8];
+	ssize_t r;
+	pid_t pid;
+
+	pair_ok(USOCK_SEQPACKET, 0, &arg.theirs, &arg.mine);
+	pid = child_spawn(child_late, &arg);
+	usock_close(arg.mine);
+
+	start_alarms(&st);
+	r = usock_recv(arg.theirs, buf, sizeof(buf), NULL);
+	stop_alarms(&st);
+	ck_assert_int_eq(r, 4);
+	ck_assert(memcmp(buf, "late", 4) == 0);
+	ck_assert_int_gt(alarms, 0);
+
+	child_wait_ok(pid);
+	usock_close(arg.theirs);
+}
+END_TEST
+
+START_TEST(test_send_retries_eintr)
+{
+	struct late_arg arg = { .drain = 0 };
+	struct timer_state st;
+	static char out[CHUNK];
+	char buf[8];
+	ssize_t r;
+	pid_t pid;
+
+	pair_ok(USOCK_SEQPACKET, 0, &arg.theirs, &arg.mine);
+	/* Fill the queue, then block on one more send. */
+	ck_assert_int_eq(usock_set_nonblock(arg.theirs, 1), 0);
+	while ((r = usock_send(arg.theirs, out, sizeof(out), NULL)) > 0)
+		arg.drain++;
+	ck_assert_int_eq(r, -EAGAIN);
+	ck_assert_int_eq(usock_set_nonblock(arg.theirs, 0), 0);
+	/* The child reads the queue and then the blocked send's message
+	 * too, so it cannot close before that send is done. */
+	arg.drain++;
+	pid = child_spawn(child_late, &arg);
+	usock_close(arg.mine);
+
+	start_alarms(&st);
+	r = usock_send(arg.theirs, out, sizeof(out), NULL);
+	stop_alarms(&st);
+	ck_assert_int_eq(r, CHUNK);
+	ck_assert_int_gt(alarms, 0);
+
+	ck_assert_int_eq(usock_recv(arg.theirs, buf, sizeof(buf), NULL), 4);
+	ck_assert(memcmp(buf, "late", 4) == 0);
+	child_wait_ok(pid);
+	usock_close(arg.theirs);
+}
+END_TEST
+
+Suite *eof_suite(void)
+{
+	Suite *s = suite_create("eof");
+	TCase *tc;
+
+	tc = fd_tcase("empty");
+	tcase_add_loop_test(tc, test_seqpacket_empty_message, 0, 2);
+	tcase_add_loop_test(tc, test_dgram_empty_message, 0, 2);
+	tcase_add_loop_test(tc, test_empty_then_data_then_close, 0, 2);
+	tcase_add_test(tc, test_empty_then_close_passcred);
+	tcase_add_test(tc, test_empty_then_close_no_passcred);
+	tcase_add_test(tc, test_empty_with_fd_then_close);
+	tcase_add_test(tc, test_empty_then_fd_message_then_close);
+	suite_add_tcase(s, tc);
+
+	tc = fd_tcase("closed");
+	tcase_add_loop_test(tc, test_seqpacket_eof, 0, 2);
+	tcase_add_loop_test(tc, test_stream_eof, 0, 2);
+	tcase_add_loop_test(tc, test_send_closed_peer, USOCK_SEQPACKET,
+			    USOCK_STREAM + 1);
+	tcase_add_test(tc, test_dgram_closed_peer);
+	tcase_add_loop_test(tc, test_econnreset, USOCK_SEQPACKET,
+			    USOCK_STREAM + 1);
+	suite_add_tcase(s, tc);
+
+	tc = fd_tcase("nonblock");
+	tcase_add_loop_test(tc, test_nonblock_recv_eagain, USOCK_SEQPACKET,
+			    USOCK_DGRAM + 1);
+	tcase_add_loop_test(tc, test_nonblock_send_full, USOCK_SEQPACKET,
+			    USOCK_DGRAM + 1);
+	tcase_add_loop_test(tc, test_timeouts, USOCK_SEQPACKET,
+			    USOCK_DGRAM + 1);
+	suite_add_tcase(s, tc);
+
+	tc = fd_tcase("eintr");
+	tcase_add_test(tc, test_recv_retries_eintr);
+	tcase_add_test(tc, test_send_retries_eintr);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
