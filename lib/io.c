@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Sending and receiving: the only place that knows msghdr and cmsg layout. */
-#define _GNU_SOURCE
+/* Sending and receiving single messages: msghdr and cmsg layout. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -9,27 +8,7 @@
 
 #include "usock-private.h"
 
-/*
- * Control buffers live on the stack of each call: no allocation per message,
- * and no buffer in the handle that two threads could share. The receive
- * buffer has room for everything the kernel can attach to one message:
- * credentials, a pidfd and USOCK_MAX_FDS fds.
- */
-#define CTL_CREDS CMSG_SPACE(sizeof(struct ucred))
-#define CTL_FDS CMSG_SPACE(sizeof(int) * USOCK_MAX_FDS)
-#define CTL_PIDFD CMSG_SPACE(sizeof(int))
-
-union send_ctl {
-	struct cmsghdr align;
-	char buf[CTL_CREDS + CTL_FDS];
-};
-
-union recv_ctl {
-	struct cmsghdr align;
-	char buf[CTL_CREDS + CTL_PIDFD + CTL_FDS];
-};
-
-static bool iov_empty(const struct iovec *iov, size_t iovcnt)
+bool usock_iov_empty(const struct iovec *iov, size_t iovcnt)
 {
 	for (size_t i = 0; i < iovcnt; i++)
 		if (iov[i].iov_len)
@@ -38,9 +17,9 @@ static bool iov_empty(const struct iovec *iov, size_t iovcnt)
 }
 
 /* Fill the control buffer from m; returns the number of bytes used. */
-static size_t build_ctl(union send_ctl *ctl, const struct usock_msg *m)
+size_t usock_build_ctl(void *buf, const struct usock_msg *m)
 {
-	struct cmsghdr *c = &ctl->align;
+	struct cmsghdr *c = buf;
 	size_t used = 0;
 	unsigned int n = 0;
 
@@ -57,7 +36,7 @@ static size_t build_ctl(union send_ctl *ctl, const struct usock_msg *m)
 		memset(CMSG_DATA(c) + sizeof(uc), 0,
 		       CTL_CREDS - CMSG_LEN(sizeof(uc)));
 		used += CTL_CREDS;
-		c = (struct cmsghdr *)(ctl->buf + used);
+		c = (struct cmsghdr *)((char *)buf + used);
 	}
 
 	for (unsigned int i = 0; i < m->n_fds; i++) {
@@ -80,7 +59,7 @@ static size_t build_ctl(union send_ctl *ctl, const struct usock_msg *m)
 static ssize_t do_send(struct usock *s, const struct iovec *iov, size_t iovcnt,
 		       const struct usock_msg *m)
 {
-	union send_ctl ctl;
+	union usock_send_ctl ctl;
 	struct msghdr mh = {
 		.msg_iov = (struct iovec *)iov,
 		.msg_iovlen = iovcnt,
@@ -88,13 +67,13 @@ static ssize_t do_send(struct usock *s, const struct iovec *iov, size_t iovcnt,
 	ssize_t n;
 
 	if (m && (m->n_fds || m->has_creds)) {
-		mh.msg_controllen = build_ctl(&ctl, m);
+		mh.msg_controllen = usock_build_ctl(ctl.buf, m);
 		if (mh.msg_controllen)
 			mh.msg_control = ctl.buf;
 		/* On a stream the kernel silently drops ancillary data sent
 		 * with no bytes to carry it. */
 		if (mh.msg_controllen && s->type == USOCK_STREAM &&
-		    iov_empty(iov, iovcnt))
+		    usock_iov_empty(iov, iovcnt))
 			return -EINVAL;
 	}
 
@@ -133,40 +112,64 @@ static void keep_fd(struct usock_msg *m, int fd)
 	}
 }
 
-/* Walk the control data: every fd in it ends up in m or closed. */
-static void parse_ctl(struct msghdr *mh, struct usock_msg *m)
+static void keep_pidfd(struct usock_msg *m, int fd)
 {
+	if (m && m->pidfd < 0)
+		m->pidfd = fd;
+	else
+		usock_close_fd(fd);
+}
+
+static void keep_creds(struct usock_msg *m, const struct cmsghdr *c)
+{
+	struct ucred uc;
+
+	if (!m || c->cmsg_len < CMSG_LEN(sizeof(uc)))
+		return;
+	memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+	/* pid 0: queued before SO_PASSCRED, or a sender the receiver's pid
+	 * namespace cannot name. Either way there is nobody to trust. */
+	if (uc.pid > 0) {
+		m->has_creds = true;
+		m->pid = uc.pid;
+		m->uid = uc.uid;
+		m->gid = uc.gid;
+	}
+}
+
+/*
+ * Walk the control data: every fd in it ends up in m or closed. Returns the
+ * number of SCM_RIGHTS fds that arrived.
+ */
+static unsigned int parse_ctl(struct msghdr *mh, struct usock_msg *m)
+{
+	unsigned int count = 0;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
-		if (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_PIDFD) {
-			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (c->cmsg_type == SCM_CREDENTIALS) {
+			keep_creds(m, c);
+			continue;
+		}
+		if (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
 
-			for (size_t i = 0; i < n; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(fd));
-				if (c->cmsg_type == SCM_RIGHTS)
-					keep_fd(m, fd);
-				else
-					usock_close_fd(fd);
-			}
-		} else if (c->cmsg_type == SCM_CREDENTIALS && m &&
-			   c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-			struct ucred uc;
-
-			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-			/* pid 0: queued before SO_PASSCRED, or a sender the
-			 * receiver's pid namespace cannot name. */
-			if (uc.pid > 0) {
-				m->has_creds = true;
-				m->pid = uc.pid;
-				m->uid = uc.uid;
-				m->gid = uc.gid;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (c->cmsg_type == SCM_RIGHTS) {
+				keep_fd(m, fd);
+				count++;
+			} else {
+				keep_pidfd(m, fd);
 			}
 		}
 	}
+	return count;
 }
 
 /*
@@ -189,57 +192,113 @@ static bool seqpacket_eof(int fd)
 		return true;
 	if (poll(&p, 1, 0) < 0 || !(p.revents & (POLLRDHUP | POLLHUP)))
 		return false;
-	return recv(fd, NULL, 0, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) <= 0;
+	/* No control buffer: a peek must not install the queued message's
+	 * fds, and MSG_CTRUNC then says the message carries some. */
+	struct msghdr peek = { 0 };
+	ssize_t n = recvmsg(fd, &peek, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+
+	return n <= 0 && !(peek.msg_flags & MSG_CTRUNC);
 }
 
-static ssize_t do_recv(struct usock *s, const struct iovec *iov, size_t iovcnt,
-		       struct usock_msg *m)
+size_t usock_recv_ctl_len(const struct usock *s, unsigned int max)
 {
-	union recv_ctl ctl;
-	struct msghdr mh = {
-		.msg_iov = (struct iovec *)iov,
-		.msg_iovlen = iovcnt,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
-	ssize_t n;
+	unsigned int fl;
+	size_t len = 0;
 
-	/* A stream read of 0 bytes could not be told from end of file. */
-	if (s->type == USOCK_STREAM && iov_empty(iov, iovcnt))
-		return -EINVAL;
-	if (m)
-		usock_msg_clear(m);
+	if (max >= USOCK_MAX_FDS)
+		return sizeof(union usock_recv_ctl);
+	/*
+	 * Under a quota the fd part is sized with CMSG_LEN, not CMSG_SPACE:
+	 * the padding of CMSG_SPACE would let the kernel install more fds
+	 * than max (D-Bus CVE-2014-3635). The kernel writes credentials
+	 * first, then the fds, then the pidfd; it sizes the fds from all the
+	 * room left, so the pidfd's room can take extra fds: those are
+	 * counted and rejected below (usock_set_max_fds(3) says so).
+	 */
+	fl = load_relaxed(&s->rx_flags);
+	if (fl & USOCK_RX_PASSCRED)
+		len += CTL_CREDS;
+	if (fl & USOCK_RX_PASSPIDFD)
+		len += CTL_PIDFD;
+	if (max)
+		len += CMSG_LEN(max * sizeof(int));
+	return len;
+}
 
-	do
-		n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+ssize_t usock_finish_recv(const struct usock *s, struct msghdr *mh, ssize_t n,
+			  unsigned int max, struct usock_msg *m, bool maybe_eof)
+{
+	unsigned int nfds = parse_ctl(mh, m);
+	bool ctrunc = mh->msg_flags & MSG_CTRUNC;
+	int err = 0;
 
-	parse_ctl(&mh, m);
-
-	/* Fds lost to truncation cannot be recovered: report it, and close
+	/*
+	 * Fds lost to truncation cannot be recovered: report it, and close
 	 * the ones that did arrive rather than hand over part of a message.
-	 * Without m the fds were unwanted, so their loss is no error. */
-	if ((mh.msg_flags & MSG_CTRUNC) && m) {
-		usock_msg_clear(m);
-		return -EMFILE;
-	}
-	if (mh.msg_flags & MSG_TRUNC) {
+	 * Under a quota, a full fd part plus truncation means the sender sent
+	 * more than max. Without m the fds were unwanted, so the loss of some
+	 * of them to a full fd table is no error.
+	 */
+	if (nfds > max || (ctrunc && max < USOCK_MAX_FDS && nfds >= max))
+		err = -E2BIG;
+	else if (ctrunc && m)
+		err = -EMFILE;
+	else if (mh->msg_flags & MSG_TRUNC)
+		err = -EMSGSIZE;
+	if (err) {
 		if (m)
 			usock_msg_clear(m);
-		return -EMSGSIZE;
+		return err;
 	}
 	/* A stream read of 0 bytes is end of file even when the kernel adds
 	 * (empty) credentials to it. */
-	if (n == 0 && (s->type == USOCK_STREAM ||
-		       (s->type == USOCK_SEQPACKET && mh.msg_controllen == 0 &&
-			seqpacket_eof(s->fd)))) {
+	if (n == 0 && maybe_eof &&
+	    (s->type == USOCK_STREAM ||
+	     (s->type == USOCK_SEQPACKET && mh->msg_controllen == 0 &&
+	      !(mh->msg_flags & MSG_CTRUNC) && seqpacket_eof(s->fd)))) {
 		if (m)
 			usock_msg_clear(m);
 		return -EPIPE;
 	}
 	return n;
+}
+
+int usock_recv_errno(const struct usock *s)
+{
+	/* The kernel says EINVAL for a read on an unconnected stream socket;
+	 * the caller passed nothing invalid. */
+	if (errno == EINVAL && s->type == USOCK_STREAM)
+		return -ENOTCONN;
+	return -errno;
+}
+
+static ssize_t do_recv(struct usock *s, const struct iovec *iov, size_t iovcnt,
+		       struct usock_msg *m)
+{
+	union usock_recv_ctl ctl;
+	unsigned int max = load_relaxed(&s->max_fds);
+	struct msghdr mh = {
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = iovcnt,
+		.msg_control = ctl.buf,
+		.msg_controllen = usock_recv_ctl_len(s, max),
+	};
+	ssize_t n;
+
+	/* A stream read of 0 bytes could not be told from end of file. */
+	if (s->type == USOCK_STREAM && usock_iov_empty(iov, iovcnt))
+		return -EINVAL;
+	if (m)
+		usock_msg_clear(m);
+	if (!mh.msg_controllen)
+		mh.msg_control = NULL;
+
+	do
+		n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return usock_recv_errno(s);
+	return usock_finish_recv(s, &mh, n, max, m, true);
 }
 
 USOCK_EXPORT ssize_t usock_recv(struct usock *s, void *buf, size_t len,

@@ -11,6 +11,9 @@ void usock_msg_clear(struct usock_msg *m)
 		for (unsigned int i = 0; i < m->n_fds; i++)
 			if (m->fds[i] >= 0)
 				usock_close_fd(m->fds[i]);
+	if (m->pidfd >= 0)
+		usock_close_fd(m->pidfd);
+	m->pidfd = -1;
 	m->n_fds = 0;
 	m->owns_fds = false;
 	m->has_creds = false;
@@ -30,6 +33,7 @@ USOCK_EXPORT int usock_msg_new(struct usock_msg **ret)
 		return -ENOMEM;
 	m->owns_fds = false;
 	m->n_fds = 0;
+	m->pidfd = -1;
 	usock_msg_clear(m);
 	*ret = m;
 	return 0;
@@ -125,5 +129,21 @@ USOCK_EXPORT int usock_msg_take_fd(struct usock_msg *m, unsigned int index)
 
 	if (fd >= 0)
 		m->fds[index] = -1;
+	return fd;
+}
+
+USOCK_EXPORT int usock_msg_get_pidfd(const struct usock_msg *m)
+{
+	if (!m)
+		return -EINVAL;
+	return m->pidfd >= 0 ? m->pidfd : -ENODATA;
+}
+
+USOCK_EXPORT int usock_msg_take_pidfd(struct usock_msg *m)
+{
+	int fd = usock_msg_get_pidfd(m);
+
+	if (fd >= 0)
+		m->pidfd = -1;
 	return fd;
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "usock-private.h"
@@ -45,13 +46,18 @@ void usock_close_fd(int fd)
 	errno = saved;
 }
 
-static struct usock *usock_alloc(int fd, int type)
+struct usock *usock_new_handle(int fd, int type)
 {
 	struct usock *s = malloc(sizeof(*s));
 
 	if (s) {
 		s->fd = fd;
 		s->type = type;
+		s->max_fds = USOCK_MAX_FDS;
+		s->rx_flags = 0;
+		s->unlink_path = NULL;
+		s->unlink_dev = 0;
+		s->unlink_ino = 0;
 	}
 	return s;
 }
@@ -69,8 +75,8 @@ USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
 		return -EINVAL;
 
 	/* Allocate first: a failed malloc then costs no syscalls to undo. */
-	a = usock_alloc(-1, type);
-	b = usock_alloc(-1, type);
+	a = usock_new_handle(-1, type);
+	b = usock_new_handle(-1, type);
 	if (!a || !b) {
 		free(a);
 		free(b);
@@ -102,6 +108,33 @@ static int getsockopt_int(int fd, int opt, int *val)
 	if (getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Read which credentials the kernel attaches to received messages on s's
+ * socket: an adopted socket may come with them set, and an accepted one got
+ * the listener's options when the client connected, not when accepted.
+ */
+void usock_learn_rx_flags(struct usock *s)
+{
+	unsigned int fl = 0;
+	int v;
+
+	if (getsockopt_int(s->fd, SO_PASSCRED, &v) == 0 && v)
+		fl |= USOCK_RX_PASSCRED;
+	if (getsockopt_int(s->fd, SO_PASSPIDFD, &v) == 0 && v)
+		fl |= USOCK_RX_PASSPIDFD;
+	store_relaxed(&s->rx_flags, fl);
+}
+
+/* An adopted socket may also refuse fds already (SO_PASSRIGHTS 0). */
+static void learn_rx_options(struct usock *s)
+{
+	int v;
+
+	usock_learn_rx_flags(s);
+	if (getsockopt_int(s->fd, SO_PASSRIGHTS, &v) == 0 && !v)
+		s->max_fds = 0;
 }
 
 USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
@@ -136,9 +169,10 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 			return -errno;
 	}
 
-	s = usock_alloc(fd, type);
+	s = usock_new_handle(fd, type);
 	if (!s)
 		return -ENOMEM;
+	learn_rx_options(s);
 
 	if (!(fdflags & FD_CLOEXEC) &&
 	    fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) < 0) {
@@ -158,12 +192,33 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 	return 0;
 }
 
+/*
+ * Remove the socket file this handle bound, but only if it is still the same
+ * file: another process may have replaced it since.
+ */
+static void unlink_bound_path(struct usock *s)
+{
+	struct stat st;
+
+	if (lstat(s->unlink_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == s->unlink_dev && st.st_ino == s->unlink_ino)
+		(void)unlink(s->unlink_path);
+}
+
+static void free_handle(struct usock *s)
+{
+	free(s->unlink_path);
+	free(s);
+}
+
 USOCK_EXPORT void usock_close(struct usock *s)
 {
 	if (!s)
 		return;
+	if (s->unlink_path)
+		unlink_bound_path(s);
 	usock_close_fd(s->fd);
-	free(s);
+	free_handle(s);
 }
 
 USOCK_EXPORT int usock_get_fd(const struct usock *s)
@@ -187,8 +242,16 @@ USOCK_EXPORT int usock_release_fd(struct usock *s)
 	if (!s)
 		return -EINVAL;
 	fd = s->fd;
-	free(s);
+	free_handle(s);
 	return fd;
+}
+
+static void set_rx_flag(struct usock *s, unsigned int flag, int on)
+{
+	if (on)
+		__atomic_fetch_or(&s->rx_flags, flag, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&s->rx_flags, ~flag, __ATOMIC_RELAXED);
 }
 
 USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
@@ -199,7 +262,43 @@ USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
 		return -EINVAL;
 	if (setsockopt(s->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0)
 		return -errno;
+	set_rx_flag(s, USOCK_RX_PASSCRED, v);
 	return 0;
+}
+
+USOCK_EXPORT int usock_set_passpidfd(struct usock *s, int enable)
+{
+	int v = !!enable;
+
+	if (!s)
+		return -EINVAL;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_PASSPIDFD, &v, sizeof(v)) < 0)
+		return -errno;
+	set_rx_flag(s, USOCK_RX_PASSPIDFD, v);
+	return 0;
+}
+
+void usock_apply_passrights(int fd, unsigned int max)
+{
+	int v = max > 0;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &v, sizeof(v));
+}
+
+USOCK_EXPORT int usock_set_max_fds(struct usock *s, unsigned int max)
+{
+	if (!s || max > USOCK_MAX_FDS)
+		return -EINVAL;
+	usock_apply_passrights(s->fd, max);
+	store_relaxed(&s->max_fds, max);
+	return 0;
+}
+
+USOCK_EXPORT int usock_get_max_fds(const struct usock *s)
+{
+	if (!s)
+		return -EINVAL;
+	return (int)load_relaxed(&s->max_fds);
 }
 
 USOCK_EXPORT int usock_set_nonblock(struct usock *s, int enable)

@@ -15,13 +15,18 @@ man/meson.build runs one check per test, each from the one list of pages:
             holds the header's exact prototype (whitespace aside) of each,
             one prototype per block; its .TH and sections are in place
   example   a page shows a source file, verbatim, in one .EX block
+  excerpt   a page shows part of a source file in one .EX block: a run of
+            whole lines of it, verbatim but for their common indentation
 
 Pages are given as `--page PAGE [ALIAS ...]`: a real page and the generated
 alias pages that point to it. A failure names the symbol and page at fault
 and makes the exit status 1.
 
 `check-man.py example-roff FILE` prints FILE escaped for an .EX block, the
-way that the example check expects it in the page.
+way that the example check expects it in the page; `check-man.py example-roff
+FILE FIRST LAST` prints lines FIRST to LAST of it (counted from 1, the SPDX
+line included) without their common indentation, as the excerpt check
+expects them.
 """
 
 import argparse
@@ -479,6 +484,20 @@ def example_text(path):
     return [l.expandtabs(EXAMPLE_TABSIZE) for l in lines]
 
 
+def dedent(lines):
+    """Lines without the indentation that all non-blank ones share."""
+    indent = min((len(l) - len(l.lstrip(' ')) for l in lines if l.strip()),
+                 default=0)
+    return [l[indent:] if l.strip() else '' for l in lines]
+
+
+def source_lines(path):
+    """A source file's lines, tabs expanded as a page shows them."""
+    with open(path, encoding='utf-8') as f:
+        return [l.expandtabs(EXAMPLE_TABSIZE)
+                for l in f.read().rstrip('\n').split('\n')]
+
+
 def roff_escape(line):
     line = line.replace('\\', '\\e').replace('-', '\\-')
     line = line.replace("'", '\\(aq')
@@ -487,9 +506,8 @@ def roff_escape(line):
     return line
 
 
-def check_example(args):
-    page, source = args.example
-    want = example_text(source)
+def example_blocks(page):
+    """The text of each .EX block of a page, unescaped."""
     blocks = []
     block = None
     with open(page, encoding='utf-8') as f:
@@ -501,6 +519,13 @@ def check_example(args):
                 block = None
             elif block is not None:
                 block.append(unescape(line))
+    return blocks
+
+
+def check_example(args):
+    page, source = args.example
+    want = example_text(source)
+    blocks = example_blocks(page)
     if want in blocks:
         return 0
     import difflib
@@ -513,14 +538,61 @@ def check_example(args):
     return 0
 
 
+# An excerpt shorter than this proves little.
+EXCERPT_MIN_LINES = 5
+
+
+def check_excerpt(args):
+    page, source = args.example
+    src = source_lines(source)
+    blocks = [b for b in example_blocks(page)
+              if len(b) >= EXCERPT_MIN_LINES]
+    for block in blocks:
+        n = len(block)
+        for i in range(len(src) - n + 1):
+            if dedent(src[i:i + n]) == block:
+                return 0
+    # Name the block that comes closest, against the nearest source run.
+    import difflib
+    best = None
+    for block in blocks:
+        n = len(block)
+        for i in range(len(src) - n + 1):
+            run = dedent(src[i:i + n])
+            ratio = difflib.SequenceMatcher(None, block, run).ratio()
+            if best is None or ratio > best[0]:
+                best = (ratio, block, run, i + 1)
+    if best is None:
+        fail('%s has no .EX block of at least %d lines to be an excerpt '
+             'of %s' % (page, EXCERPT_MIN_LINES, source))
+        return 0
+    _, block, run, first = best
+    diff = difflib.unified_diff(block, run, page, '%s:%d' % (source, first),
+                                lineterm='', n=1)
+    fail('%s shows no run of lines of %s, verbatim but for indentation, in '
+         'an .EX block; regenerate it with "%s example-roff %s FIRST LAST":'
+         '\n%s' % (page, source, sys.argv[0], source, '\n'.join(diff)))
+    return 0
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == 'example-roff':
         for line in example_text(sys.argv[2]):
             print(roff_escape(line))
         return 0
+    if len(sys.argv) == 5 and sys.argv[1] == 'example-roff':
+        src = source_lines(sys.argv[2])
+        first, last = int(sys.argv[3]), int(sys.argv[4])
+        if not 1 <= first <= last <= len(src):
+            print('lines %d to %d are not in %s (%d lines)' %
+                  (first, last, sys.argv[2], len(src)), file=sys.stderr)
+            return 2
+        for line in dedent(src[first - 1:last]):
+            print(roff_escape(line))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('check', choices=['lint', 'symbols', 'header',
-                                      'synopsis', 'example'])
+                                      'synopsis', 'example', 'excerpt'])
     ap.add_argument('--header')
     ap.add_argument('--symbols')
     ap.add_argument('--mandoc')
@@ -533,7 +605,8 @@ def main():
                  for p in args.page]
     need = {'lint': ['mandoc', 'page'], 'symbols': ['symbols', 'page'],
             'header': ['header', 'symbols', 'page'],
-            'synopsis': ['header', 'page'], 'example': ['example']}
+            'synopsis': ['header', 'page'], 'example': ['example'],
+            'excerpt': ['example']}
     for opt in need[args.check]:
         if getattr(args, opt) is None or (opt == 'page' and not args.page):
             ap.error('%s needs --%s' % (args.check, opt))

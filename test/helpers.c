@@ -259,7 +259,8 @@ pid_t child_spawn(child_fn fn, void *arg)
 	return pid;
 }
 
-int child_wait(pid_t pid)
+/* Reap pid (retrying on EINTR) and return its raw wait status. */
+static int child_wait(pid_t pid)
 {
 	int status;
 	pid_t r;
@@ -356,6 +357,27 @@ bool fid_eq(struct fid a, struct fid b)
 	return a.dev == b.dev && a.ino == b.ino;
 }
 
+pid_t pidfd_pid(int pidfd)
+{
+	char path[64], line[128];
+	pid_t pid = -2;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		int v;
+
+		if (sscanf(line, "Pid: %d", &v) == 1) {
+			pid = v;
+			break;
+		}
+	}
+	fclose(f);
+	return pid;
+}
+
 bool fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
@@ -392,6 +414,29 @@ struct fid tmpfile_create(char *path, const void *data, size_t len)
 	f = fid_of(fd);
 	close(fd);
 	return f;
+}
+
+void tmpdir_create(char *dir)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (!base || !*base)
+		base = "/tmp";
+	ck_assert_int_lt(
+		snprintf(dir, TMP_PATH_MAX, "%s/usock-test-XXXXXX", base),
+		TMP_PATH_MAX);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir,
+		      strerror(errno));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+}
+
+void abstract_name(char *buf, size_t len)
+{
+	static unsigned int n;
+
+	ck_assert_int_lt(
+		snprintf(buf, len, "@usock-test-%d-%u", (int)getpid(), n++),
+		(int)len);
 }
 
 int closed_fd_number(void)

@@ -26,6 +26,20 @@ Suite *trunc_suite(void);
 Suite *eof_suite(void);
 Suite *threads_suite(void);
 Suite *args_suite(void);
+Suite *addr_suite(void);
+Suite *peer_suite(void);
+Suite *quota_suite(void);
+Suite *batch_suite(void);
+/* Root-only cases of the peer area, run in suite "privileged". */
+TCase *peer_privileged_tcase(void);
+Suite *connect_suite(void);
+Suite *types_suite(void);
+Suite *identity_suite(void);
+/* Root only: a second suite named "privileged" (both run under that name). */
+Suite *identity_privileged_suite(void);
+Suite *rawsend_suite(void);
+Suite *batchedge_suite(void);
+Suite *scale_suite(void);
 
 /* ---- fd table ---------------------------------------------------------- */
 
@@ -80,8 +94,6 @@ pid_t child_spawn(child_fn fn, void *arg);
 /* Reap pid and fail the test unless it exited with status 0. */
 #define child_wait_ok(pid) child_wait_ok_at((pid), __FILE__, __LINE__)
 void child_wait_ok_at(pid_t pid, const char *file, int line);
-/* Reap pid and return the raw wait status. */
-int child_wait(pid_t pid);
 
 __attribute__((noreturn, format(printf, 3, 4))) void
 child_fail(const char *file, int line, const char *fmt, ...);
@@ -132,6 +144,10 @@ struct fid fid_of(int fd); /* ck_asserts that fstat works */
 bool fid_eq(struct fid a, struct fid b);
 bool fid_of_fd(int fd, struct fid *ret); /* no assertion; for children */
 
+/* The pid a pidfd refers to, from /proc/self/fdinfo ("Pid:"); -1 if the
+ * process is gone, -2 if fd is no pidfd. */
+pid_t pidfd_pid(int pidfd);
+
 /* The fd is open (fcntl F_GETFD works). */
 bool fd_is_open(int fd);
 /* FD_CLOEXEC set on fd; -1 if not open. */
@@ -146,6 +162,13 @@ int fd_nonblock(int fd);
  */
 #define TMP_PATH_MAX 256
 struct fid tmpfile_create(char *path, const void *data, size_t len);
+
+/* Create a temporary directory (mode 0755, so that a child that dropped
+ * privileges can reach what is in it) into dir (TMP_PATH_MAX bytes). The
+ * caller removes it. */
+void tmpdir_create(char *dir);
+/* A fresh abstract socket name, "@usock-test-<pid>-<n>", into buf. */
+void abstract_name(char *buf, size_t len);
 
 /* An fd number that is not open right now. */
 int closed_fd_number(void);

@@ -12,6 +12,8 @@
 START_TEST(test_null_handles)
 {
 	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+	struct usock *s = (struct usock *)&s;
+	ssize_t len = 7;
 	int32_t pid;
 	uint32_t uid, gid;
 	char buf[4];
@@ -39,6 +41,21 @@ START_TEST(test_null_handles)
 	ck_assert_int_eq(usock_msg_get_nfds(NULL), -EINVAL);
 	ck_assert_int_eq(usock_msg_get_fd(NULL, 0), -EINVAL);
 	ck_assert_int_eq(usock_msg_take_fd(NULL, 0), -EINVAL);
+
+	ck_assert_int_eq(usock_get_peer_creds(NULL, &pid, &uid, &gid), -EINVAL);
+	ck_assert_int_eq(usock_get_peer_groups(NULL, &gid, 1), -EINVAL);
+	ck_assert_int_eq(usock_get_peer_groups(NULL, NULL, 0), -EINVAL);
+	ck_assert_int_eq(usock_get_peer_pidfd(NULL), -EINVAL);
+	ck_assert_int_eq(usock_set_passpidfd(NULL, 1), -EINVAL);
+	ck_assert_int_eq(usock_set_max_fds(NULL, 1), -EINVAL);
+	ck_assert_int_eq(usock_get_max_fds(NULL), -EINVAL);
+	ck_assert_int_eq(usock_msg_get_pidfd(NULL), -EINVAL);
+	ck_assert_int_eq(usock_msg_take_pidfd(NULL), -EINVAL);
+	ck_assert_int_eq(usock_accept(NULL, 0, &s), -EINVAL);
+	ck_assert_int_eq(usock_send_batch(NULL, &iov, NULL, 1), -EINVAL);
+	ck_assert_int_eq(usock_send_batch(NULL, NULL, NULL, 0), -EINVAL);
+	ck_assert_int_eq(usock_recv_batch(NULL, &iov, NULL, &len, 1), -EINVAL);
+	ck_assert_int_eq(usock_recv_batch(NULL, NULL, NULL, NULL, 0), -EINVAL);
 
 	/* void functions: no-ops. */
 	usock_close(NULL);
@@ -75,6 +92,36 @@ START_TEST(test_null_out_pointers)
 
 	ck_assert_int_eq(usock_msg_new(NULL), -EINVAL);
 
+	ck_assert_int_eq(usock_listen(NULL, USOCK_STREAM, 0, 0, &a), -EINVAL);
+	ck_assert_int_eq(
+		usock_listen("@usock-test-args", USOCK_STREAM, 0, 0, NULL),
+		-EINVAL);
+	ck_assert_int_eq(usock_connect(NULL, USOCK_STREAM, 0, &a), -EINVAL);
+	ck_assert_int_eq(
+		usock_connect("@usock-test-args", USOCK_STREAM, 0, NULL),
+		-EINVAL);
+	ck_assert_ptr_eq(a, sa);
+	ck_assert_uint_eq(fd_count(), fd_baseline()->n);
+
+	{
+		struct usock *x, *y;
+
+		pair_ok(USOCK_STREAM, 0, &x, &y);
+		ck_assert_int_eq(usock_accept(x, 0, NULL), -EINVAL);
+		ck_assert_int_eq(usock_get_peer_creds(x, NULL, &uid, &gid),
+				 -EINVAL);
+		ck_assert_int_eq(usock_get_peer_creds(x, &pid, NULL, &gid),
+				 -EINVAL);
+		ck_assert_int_eq(usock_get_peer_creds(x, &pid, &uid, NULL),
+				 -EINVAL);
+		ck_assert_int_eq(usock_get_peer_groups(x, NULL, 1), -EINVAL);
+		ck_assert_int_eq(pid, 7);
+		ck_assert_uint_eq(uid, 7);
+		ck_assert_uint_eq(gid, 7);
+		usock_close(x);
+		usock_close(y);
+	}
+
 	m = msg_new_ok();
 	ck_assert_int_eq(usock_msg_set_creds(m, getpid(), getuid(), getgid()),
 			 0);
@@ -100,12 +147,15 @@ START_TEST(test_null_buffers)
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
 
-	/* buf NULL with len > 0; iov NULL with iovcnt > 0. */
+	/* buf NULL with len > 0; iov NULL with iovcnt > 0; the batch calls
+	 * arrays NULL with n > 0. */
 	ck_assert_int_eq(usock_send(a, NULL, 1, NULL), -EINVAL);
 	ck_assert_int_eq(usock_send(a, NULL, 1, m), -EINVAL);
 	ck_assert_int_eq(usock_send(a, NULL, SIZE_MAX, NULL), -EINVAL);
 	ck_assert_int_eq(usock_sendv(a, NULL, 1, NULL), -EINVAL);
 	ck_assert_int_eq(usock_sendv(a, NULL, 1, m), -EINVAL);
+	ck_assert_int_eq(usock_send_batch(a, NULL, NULL, 1), -EINVAL);
+	ck_assert_int_eq(usock_send_batch(a, NULL, &m, 1), -EINVAL);
 	assert_nothing_queued(b);
 
 	/* Something is queued: a bad call must not consume it. */
@@ -114,6 +164,18 @@ START_TEST(test_null_buffers)
 	ck_assert_int_eq(usock_recv(b, NULL, 1, m), -EINVAL);
 	ck_assert_int_eq(usock_recvv(b, NULL, 1, NULL), -EINVAL);
 	ck_assert_int_eq(usock_recvv(b, NULL, 2, m), -EINVAL);
+	{
+		char c;
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		ssize_t len;
+
+		ck_assert_int_eq(usock_recv_batch(b, NULL, NULL, &len, 1),
+				 -EINVAL);
+		ck_assert_int_eq(usock_recv_batch(b, &iov, NULL, NULL, 1),
+				 -EINVAL);
+		ck_assert_int_eq(usock_recv_batch(b, NULL, &m, NULL, 1),
+				 -EINVAL);
+	}
 	ck_assert_uint_eq(fd_count(), fd_baseline()->n + 4);
 	{
 		char c = 0;

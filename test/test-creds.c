@@ -477,5 +477,6 @@ Suite *privileged_suite(void)
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_root_forwards_creds);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, peer_privileged_tcase());
 	return s;
 }

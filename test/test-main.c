@@ -20,6 +20,10 @@ int main(void)
 		lifecycle_suite, msg_suite,	transfer_suite,
 		cloexec_suite,	 creds_suite,	trunc_suite,
 		eof_suite,	 threads_suite, args_suite,
+		addr_suite,	 peer_suite,	quota_suite,
+		batch_suite,	 connect_suite, types_suite,
+		identity_suite,	 rawsend_suite, batchedge_suite,
+		scale_suite,
 	};
 	const char *only = getenv("CK_RUN_SUITE");
 	bool root = geteuid() == 0;
@@ -36,9 +40,10 @@ int main(void)
 	sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		srunner_add_suite(sr, suites[i]());
-	if (root)
+	if (root) {
 		srunner_add_suite(sr, privileged_suite());
-	else if (!only)
+		srunner_add_suite(sr, identity_privileged_suite());
+	} else if (!only)
 		printf("note: suite 'privileged' left out: not root\n");
 
 	srunner_run_all(sr, CK_ENV);

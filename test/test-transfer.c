@@ -554,21 +554,18 @@ START_TEST(test_packet_boundaries)
 END_TEST
 
 /* Not in glibc 2.36's headers. */
-#ifndef SO_PASSPIDFD
-#define SO_PASSPIDFD 76
-#endif
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83
 #endif
 
 /* The most a message can carry at once, credentials and a pidfd on top of
- * 253 fds: all of it fits the library's control buffer, and the pidfd (not
- * part of the API) is closed. */
+ * 253 fds: all of it fits the library's control buffer. */
 START_TEST(test_full_control_data)
 {
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok(), *in = msg_new_ok();
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), one = 1;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), pidfd, r;
+	bool with_pidfd = true;
 	int32_t pid;
 	uint32_t uid, gid;
 	size_t before;
@@ -577,10 +574,12 @@ START_TEST(test_full_control_data)
 	ck_assert_int_ge(fd, 0);
 	pair_ok(_i, 0, &a, &b);
 	ck_assert_int_eq(usock_set_passcred(b, 1), 0);
-	if (setsockopt(usock_get_fd(b), SOL_SOCKET, SO_PASSPIDFD, &one,
-		       sizeof(one)) < 0) {
-		ck_assert_int_eq(errno, ENOPROTOOPT);
+	r = usock_set_passpidfd(b, 1);
+	if (r == -ENOPROTOOPT) {
 		printf("note: no SO_PASSPIDFD (Linux < 6.5): no pidfd sent\n");
+		with_pidfd = false;
+	} else {
+		ck_assert_int_eq(r, 0);
 	}
 	for (int i = 0; i < USOCK_MAX_FDS; i++)
 		ck_assert_int_eq(usock_msg_add_fd(m, fd), 0);
@@ -591,11 +590,18 @@ START_TEST(test_full_control_data)
 	before = fd_count();
 	ck_assert_int_eq(usock_recv(b, &c, 1, in), 1);
 	ck_assert_int_eq(usock_msg_get_nfds(in), USOCK_MAX_FDS);
-	ck_assert_uint_eq(fd_count(), before + USOCK_MAX_FDS);
 	ck_assert_int_eq(usock_msg_get_creds(in, &pid, &uid, &gid), 0);
 	ck_assert_int_eq(pid, getpid());
 	ck_assert_uint_eq(uid, getuid());
 	ck_assert_uint_eq(gid, getgid());
+	pidfd = usock_msg_get_pidfd(in);
+	if (with_pidfd) {
+		ck_assert_int_ge(pidfd, 0);
+		ck_assert_int_eq(pidfd_pid(pidfd), getpid());
+	} else {
+		ck_assert_int_eq(pidfd, -ENODATA);
+	}
+	ck_assert_uint_eq(fd_count(), before + USOCK_MAX_FDS + with_pidfd);
 	usock_msg_free(in);
 	ck_assert_uint_eq(fd_count(), before);
 
