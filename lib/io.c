@@ -39,11 +39,20 @@ size_t usock_build_ctl(void *buf, const struct usock_msg *m)
 		c = (struct cmsghdr *)((char *)buf + used);
 	}
 
-	for (unsigned int i = 0; i < m->n_fds; i++) {
-		if (m->fds[i] < 0)
-			continue; /* taken */
-		memcpy(CMSG_DATA(c) + n * sizeof(int), &m->fds[i], sizeof(int));
-		n++;
+	if (!m->n_taken) {
+		/* The usual message: its fds are contiguous. */
+		n = m->n_fds;
+		for (unsigned int i = 0; i < n; i++)
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &m->fds[i],
+			       sizeof(int));
+	} else {
+		for (unsigned int i = 0; i < m->n_fds; i++) {
+			if (m->fds[i] < 0)
+				continue; /* taken */
+			memcpy(CMSG_DATA(c) + n * sizeof(int), &m->fds[i],
+			       sizeof(int));
+			n++;
+		}
 	}
 	if (n) {
 		c->cmsg_level = SOL_SOCKET;
@@ -101,14 +110,24 @@ USOCK_EXPORT ssize_t usock_sendv(struct usock *s, const struct iovec *iov,
 	return do_send(s, iov, iovcnt, m);
 }
 
-/* Store a received fd in m, or close it when nobody wants it. */
-static void keep_fd(struct usock_msg *m, int fd)
+/* Store the n received fds at data in m; close those nobody wants. */
+static void keep_fds(struct usock_msg *m, const unsigned char *data, size_t n)
 {
-	if (m && m->n_fds < USOCK_MAX_FDS) {
-		m->fds[m->n_fds++] = fd;
+	/* A local count: stores through m->fds could alias m->n_fds. */
+	unsigned int have = m ? m->n_fds : USOCK_MAX_FDS;
+
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+
+		memcpy(&fd, data + i * sizeof(int), sizeof(fd));
+		if (have < USOCK_MAX_FDS)
+			m->fds[have++] = fd;
+		else
+			usock_close_fd(fd);
+	}
+	if (m && have != m->n_fds) {
+		m->n_fds = have;
 		m->owns_fds = true;
-	} else {
-		usock_close_fd(fd);
 	}
 }
 
@@ -157,16 +176,16 @@ static unsigned int parse_ctl(struct msghdr *mh, struct usock_msg *m)
 		if (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (c->cmsg_type == SCM_RIGHTS) {
+			keep_fds(m, CMSG_DATA(c), n);
+			count += (unsigned int)n;
+			continue;
+		}
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (c->cmsg_type == SCM_RIGHTS) {
-				keep_fd(m, fd);
-				count++;
-			} else {
-				keep_pidfd(m, fd);
-			}
+			keep_pidfd(m, fd);
 		}
 	}
 	return count;
@@ -298,6 +317,11 @@ static ssize_t do_recv(struct usock *s, const struct iovec *iov, size_t iovcnt,
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return usock_recv_errno(s);
+	/* The common case, a whole message with nothing attached: nothing to
+	 * parse, and n > 0 is not end of file. */
+	if (n > 0 && !mh.msg_controllen &&
+	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return n;
 	return usock_finish_recv(s, &mh, n, max, m, true);
 }
 

@@ -7,7 +7,7 @@
 
 void usock_msg_clear(struct usock_msg *m)
 {
-	if (m->owns_fds)
+	if (m->owns_fds && m->n_taken < m->n_fds)
 		for (unsigned int i = 0; i < m->n_fds; i++)
 			if (m->fds[i] >= 0)
 				usock_close_fd(m->fds[i]);
@@ -15,6 +15,7 @@ void usock_msg_clear(struct usock_msg *m)
 		usock_close_fd(m->pidfd);
 	m->pidfd = -1;
 	m->n_fds = 0;
+	m->n_taken = 0;
 	m->owns_fds = false;
 	m->has_creds = false;
 	m->pid = 0;
@@ -33,6 +34,7 @@ USOCK_EXPORT int usock_msg_new(struct usock_msg **ret)
 		return -ENOMEM;
 	m->owns_fds = false;
 	m->n_fds = 0;
+	m->n_taken = 0;
 	m->pidfd = -1;
 	usock_msg_clear(m);
 	*ret = m;
@@ -127,8 +129,10 @@ USOCK_EXPORT int usock_msg_take_fd(struct usock_msg *m, unsigned int index)
 {
 	int fd = msg_slot(m, index);
 
-	if (fd >= 0)
+	if (fd >= 0) {
 		m->fds[index] = -1;
+		m->n_taken++;
+	}
 	return fd;
 }
 

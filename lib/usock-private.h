@@ -71,11 +71,14 @@ union usock_recv_ctl {
 
 /*
  * A message. The fd slots live inline so that reuse never allocates.
- * A slot holds -1 once its fd has been taken. ctl is the control buffer the
- * batch calls use for this message (single sends and receives use the stack).
+ * A slot holds -1 once its fd has been taken; n_taken counts those slots, so
+ * that the usual message, none or all of them taken, is not scanned for
+ * them. ctl is the control buffer the batch calls use for this message
+ * (single sends and receives use the stack).
  */
 struct usock_msg {
 	unsigned int n_fds;
+	unsigned int n_taken; /* slots emptied by usock_msg_take_fd() */
 	bool owns_fds; /* the fds were received: reset/free close them */
 	bool has_creds;
 	int32_t pid;
