@@ -58,18 +58,20 @@ static int new_socket(int type, int flags)
 /*
  * Is the socket file at sa stale, i.e. a socket that nobody answers on?
  * A nonblocking probe never waits on a full backlog: EAGAIN means alive.
+ * 1 stale, 0 not (or not a socket), or a negative errno when the probe
+ * itself cannot be made: out of fds is not "address in use".
  */
-static bool stale_socket_file(const struct sockaddr_un *sa, socklen_t salen,
-			      int type)
+static int stale_socket_file(const struct sockaddr_un *sa, socklen_t salen,
+			     int type)
 {
 	struct stat st;
 	int fd, r;
 
 	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return false;
+		return 0;
 	fd = new_socket(type, USOCK_NONBLOCK);
 	if (fd < 0)
-		return false;
+		return fd;
 	r = connect(fd, (const struct sockaddr *)sa, salen);
 	r = r < 0 ? errno : 0;
 	usock_close_fd(fd);
@@ -79,6 +81,8 @@ static bool stale_socket_file(const struct sockaddr_un *sa, socklen_t salen,
 static int bind_name(int fd, const struct sockaddr_un *sa, socklen_t salen,
 		     int type, int flags)
 {
+	int r;
+
 	if (bind(fd, (const struct sockaddr *)sa, salen) == 0)
 		return 0;
 	if (errno != EADDRINUSE || !(flags & USOCK_REPLACE_STALE) ||
@@ -86,7 +90,10 @@ static int bind_name(int fd, const struct sockaddr_un *sa, socklen_t salen,
 		return -errno;
 	/* Racy by nature: between the probe and the unlink another process
 	 * may bind a live socket there (documented in usock_listen(3)). */
-	if (!stale_socket_file(sa, salen, type))
+	r = stale_socket_file(sa, salen, type);
+	if (r < 0)
+		return r;
+	if (r == 0)
 		return -EADDRINUSE;
 	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
 		return -errno;
@@ -175,9 +182,16 @@ USOCK_EXPORT int usock_connect(const char *name, int type, int flags,
 	if (salen < 0)
 		return salen;
 
+	/* Allocate first: once connected, a failure would leave the
+	 * listener a connection whose client is already gone. */
+	s = usock_new_handle(-1, type);
+	if (!s)
+		return -ENOMEM;
 	fd = new_socket(type, flags);
-	if (fd < 0)
+	if (fd < 0) {
+		free(s);
 		return fd;
+	}
 	/* AF_UNIX connect completes or fails at once; EINTR can only come
 	 * while it waited for backlog room, before anything happened. */
 	do
@@ -186,13 +200,10 @@ USOCK_EXPORT int usock_connect(const char *name, int type, int flags,
 	if (r < 0) {
 		r = -errno;
 		usock_close_fd(fd);
+		free(s);
 		return r;
 	}
-	s = usock_new_handle(fd, type);
-	if (!s) {
-		usock_close_fd(fd);
-		return -ENOMEM;
-	}
+	s->fd = fd;
 	*ret = s;
 	return 0;
 }
@@ -202,7 +213,7 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 {
 	struct usock *s;
 	unsigned int max;
-	int fd, fl = SOCK_CLOEXEC;
+	int fd, r, fl = SOCK_CLOEXEC;
 
 	if (!listener || !ret || (flags & ~USOCK_NONBLOCK))
 		return -EINVAL;
@@ -218,8 +229,7 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 		fd = accept4(listener->fd, NULL, NULL, fl);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
-		int r = -errno;
-
+		r = -errno;
 		free(s);
 		return r;
 	}
@@ -227,7 +237,12 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 	/* The kernel gave the new socket the listener's options as they were
 	 * when the client connected; the fd quota is the listener's as it is
 	 * now, in the library and in SO_PASSRIGHTS alike. */
-	usock_learn_rx_flags(s);
+	r = usock_learn_rx_flags(s);
+	if (r < 0) {
+		usock_close_fd(fd);
+		free(s);
+		return r;
+	}
 	max = load_relaxed(&listener->max_fds);
 	s->max_fds = max;
 	usock_apply_passrights(fd, max);

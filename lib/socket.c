@@ -115,26 +115,42 @@ static int getsockopt_int(int fd, int opt, int *val)
  * socket: an adopted socket may come with them set, and an accepted one got
  * the listener's options when the client connected, not when accepted.
  */
-void usock_learn_rx_flags(struct usock *s)
+int usock_learn_rx_flags(struct usock *s)
 {
 	unsigned int fl = 0;
-	int v;
+	int v, r;
 
-	if (getsockopt_int(s->fd, SO_PASSCRED, &v) == 0 && v)
+	/* Only an option the kernel lacks (ENOPROTOOPT: SO_PASSPIDFD before
+	 * 6.5) is off: flags that disagree with the socket size the control
+	 * buffer wrongly under a quota, and messages are lost. */
+	r = getsockopt_int(s->fd, SO_PASSCRED, &v);
+	if (r < 0)
+		return r;
+	if (v)
 		fl |= USOCK_RX_PASSCRED;
-	if (getsockopt_int(s->fd, SO_PASSPIDFD, &v) == 0 && v)
+	r = getsockopt_int(s->fd, SO_PASSPIDFD, &v);
+	if (r < 0 && r != -ENOPROTOOPT)
+		return r;
+	if (r == 0 && v)
 		fl |= USOCK_RX_PASSPIDFD;
 	store_relaxed(&s->rx_flags, fl);
+	return 0;
 }
 
 /* An adopted socket may also refuse fds already (SO_PASSRIGHTS 0). */
-static void learn_rx_options(struct usock *s)
+static int learn_rx_options(struct usock *s)
 {
-	int v;
+	int v, r = usock_learn_rx_flags(s);
 
-	usock_learn_rx_flags(s);
-	if (getsockopt_int(s->fd, SO_PASSRIGHTS, &v) == 0 && !v)
+	if (r < 0)
+		return r;
+	/* SO_PASSRIGHTS: Linux 6.16+. */
+	r = getsockopt_int(s->fd, SO_PASSRIGHTS, &v);
+	if (r < 0 && r != -ENOPROTOOPT)
+		return r;
+	if (r == 0 && !v)
 		s->max_fds = 0;
+	return 0;
 }
 
 USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
@@ -172,7 +188,11 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 	s = usock_new_handle(fd, type);
 	if (!s)
 		return -ENOMEM;
-	learn_rx_options(s);
+	r = learn_rx_options(s);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
 
 	if (!(fdflags & FD_CLOEXEC) &&
 	    fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) < 0) {

@@ -124,8 +124,9 @@ int usock_recv_errno(const struct usock *s);
 /* Allocate a handle for fd with the default receive policy. */
 struct usock *usock_new_handle(int fd, int type);
 
-/* Set s->rx_flags from the socket's SO_PASSCRED and SO_PASSPIDFD. */
-void usock_learn_rx_flags(struct usock *s);
+/* Set s->rx_flags from the socket's SO_PASSCRED and SO_PASSPIDFD; 0, or a
+ * negative errno when one cannot be read. */
+int usock_learn_rx_flags(struct usock *s);
 
 /* Turn SO_PASSRIGHTS off when max is 0, on otherwise; ignores kernels that
  * lack the option (the library closes arriving fds itself). */
