@@ -86,14 +86,13 @@ USOCK_EXPORT int usock_recv_batch(struct usock *s, const struct iovec *bufs,
 
 		mh->msg_iov = (struct iovec *)&bufs[i];
 		mh->msg_iovlen = 1;
-		if (m) {
+		if (m)
 			usock_msg_clear(m);
-			mh->msg_control = ctl_len ? m->ctl.buf : NULL;
-			mh->msg_controllen = ctl_len;
-		} else {
-			mh->msg_control = ctl_len ? scratch[i].buf : NULL;
-			mh->msg_controllen = ctl_len;
-		}
+		/* Without a message object the fds still arrive, in
+		 * scratch room, so that the quota and EOF rules hold. */
+		mh->msg_control =
+			ctl_len ? (m ? m->ctl.buf : scratch[i].buf) : NULL;
+		mh->msg_controllen = ctl_len;
 	}
 
 	/* MSG_WAITFORONE: block (unless nonblocking) for the first message,

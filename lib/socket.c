@@ -274,28 +274,28 @@ static void set_rx_flag(struct usock *s, unsigned int flag, int on)
 		__atomic_fetch_and(&s->rx_flags, ~flag, __ATOMIC_RELAXED);
 }
 
-USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
+/* Turn a receive option on or off, and keep the handle's view of it. */
+static int set_rx_option(struct usock *s, int opt, unsigned int flag,
+			 int enable)
 {
 	int v = !!enable;
 
 	if (!s)
 		return -EINVAL;
-	if (setsockopt(s->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0)
+	if (setsockopt(s->fd, SOL_SOCKET, opt, &v, sizeof(v)) < 0)
 		return -errno;
-	set_rx_flag(s, USOCK_RX_PASSCRED, v);
+	set_rx_flag(s, flag, v);
 	return 0;
+}
+
+USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
+{
+	return set_rx_option(s, SO_PASSCRED, USOCK_RX_PASSCRED, enable);
 }
 
 USOCK_EXPORT int usock_set_passpidfd(struct usock *s, int enable)
 {
-	int v = !!enable;
-
-	if (!s)
-		return -EINVAL;
-	if (setsockopt(s->fd, SOL_SOCKET, SO_PASSPIDFD, &v, sizeof(v)) < 0)
-		return -errno;
-	set_rx_flag(s, USOCK_RX_PASSPIDFD, v);
-	return 0;
+	return set_rx_option(s, SO_PASSPIDFD, USOCK_RX_PASSPIDFD, enable);
 }
 
 void usock_apply_passrights(int fd, unsigned int max)
