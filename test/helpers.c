@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,12 +201,13 @@ static void fd_teardown(void)
 	ck_assert_msg(same, "fd table changed by the test: %s", diff);
 }
 
-TCase *fd_tcase(const char *name)
+TCase *fd_tcase(Suite *s, const char *name)
 {
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, fd_setup, fd_teardown);
 	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
 	return tc;
 }
 
@@ -213,6 +215,52 @@ const struct fd_table *fd_baseline(void)
 {
 	ck_assert(baseline_taken);
 	return &baseline;
+}
+
+/* ---- requirements ------------------------------------------------------ */
+
+const char *need_root(void)
+{
+	static char why[96];
+
+	if (geteuid() == 0)
+		return NULL;
+	snprintf(why, sizeof(why), "needs root to act as other users (euid %u)",
+		 (unsigned)geteuid());
+	return why;
+}
+
+const char *need_user_pid_namespaces(void)
+{
+	static char why[128];
+	int status, e;
+	pid_t pid;
+
+	/* Tried in a child: the namespaces would stick to this process. */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		return why;
+	}
+	if (pid == 0) {
+		e = unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ? errno : 0;
+		close_range(3, ~0U, 0);
+		_exit(e);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(why, sizeof(why), "waitpid: %s",
+				 strerror(errno));
+			return why;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return NULL;
+	e = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	snprintf(why, sizeof(why),
+		 "may not create user and pid namespaces: unshare: %s",
+		 e ? strerror(e) : "the probe died");
+	return why;
 }
 
 /* ---- children ---------------------------------------------------------- */

@@ -15,33 +15,50 @@
 
 #include "usock.h"
 
-/* Suite constructors, one per test-*.c; test-main.c runs them. */
-Suite *lifecycle_suite(void);
-Suite *msg_suite(void);
-Suite *transfer_suite(void);
-Suite *cloexec_suite(void);
-Suite *creds_suite(void);
-Suite *privileged_suite(void);
-Suite *trunc_suite(void);
-Suite *eof_suite(void);
-Suite *threads_suite(void);
-Suite *args_suite(void);
-Suite *addr_suite(void);
-Suite *peer_suite(void);
-Suite *quota_suite(void);
-Suite *batch_suite(void);
-/* Root-only cases of the peer area, run in suite "privileged". */
-TCase *peer_privileged_tcase(void);
-Suite *connect_suite(void);
-Suite *types_suite(void);
-Suite *identity_suite(void);
-/* Root only: a second suite named "privileged" (both run under that name). */
-Suite *identity_privileged_suite(void);
-Suite *rawsend_suite(void);
-Suite *batchedge_suite(void);
-Suite *scale_suite(void);
+/* ---- the suite registry ------------------------------------------------- */
+
+/*
+ * Suites register themselves (the idea of libevdev's test runner): each
+ * TEST_SUITE places a descriptor in the ELF section usock_test_suites, and
+ * the one main (test-main.c) walks that section from __start_ to __stop_.
+ * Adding a suite takes its TEST_SUITE in a C file and a line in the meson
+ * list of suites (test/meson.build, test/fault/meson.build), which makes it
+ * a meson test of its own selected with CK_RUN_SUITE.
+ */
+struct test_suite {
+	const char *name;
+	/* Adds the suite's TCases to s, made by main with the suite's name. */
+	void (*fill)(Suite *s);
+	/* NULL if the suite runs anywhere; else it returns NULL when it can
+	 * run here and otherwise why not (main then skips it). */
+	const char *(*unmet)(void);
+};
+
+/*
+ * TEST_SUITE(name) { ...add TCases to s... } defines suite "name"; the body
+ * is a function of Suite *s. TEST_SUITE_NEEDS(name, need) defines a suite
+ * that runs only where need() returns NULL, e.g. need_root.
+ */
+#define TEST_SUITE_NEEDS(name, need)                                           \
+	static void name##_suite(Suite *s);                                    \
+	static const struct test_suite name##_registration __attribute__((     \
+		used, section("usock_test_suites"),                            \
+		aligned(sizeof(void *)))) = { #name, name##_suite, need };     \
+	static void name##_suite(Suite *s)
+#define TEST_SUITE(name) TEST_SUITE_NEEDS(name, NULL)
+
+/* Requirements for TEST_SUITE_NEEDS: NULL when met, else the reason. */
+const char *need_root(void);
+/* unshare(CLONE_NEWUSER | CLONE_NEWPID) works in a child of this process. */
+const char *need_user_pid_namespaces(void);
 
 /* ---- fd table ---------------------------------------------------------- */
+
+/* File identity, compared by st_dev and st_ino. */
+struct fid {
+	dev_t dev;
+	ino_t ino;
+};
 
 /* One open fd: its number and what /proc/self/fd/N points at. */
 struct fd_entry {
@@ -73,11 +90,12 @@ size_t fd_count(void);
 int fd_highest(void);
 
 /*
- * Every TCase gets the checked fixture below, so every test starts by
- * recording the fd table and ends by asserting it is unchanged (same count,
- * same numbers, same targets). fd_baseline() returns that recording.
+ * Every TCase is made by fd_tcase, which adds it to suite s with the checked
+ * fixture below: every test starts by recording the fd table and ends by
+ * asserting it is unchanged (same count, same numbers, same targets).
+ * fd_baseline() returns that recording.
  */
-TCase *fd_tcase(const char *name);
+TCase *fd_tcase(Suite *s, const char *name);
 const struct fd_table *fd_baseline(void);
 
 /* ---- children ---------------------------------------------------------- */
@@ -120,7 +138,6 @@ child_fail(const char *file, int line, const char *fmt, ...);
  * unprivileged and nothing changes.
  */
 void child_drop_privileges(void);
-
 /* ---- sockets, files -------------------------------------------------- */
 
 /* usock_pair() that fails the test on error. */
@@ -135,11 +152,6 @@ void send_fds_ok(struct usock *s, const void *buf, size_t len, const int *fds,
 /* Block until s is readable (or fail after timeout_ms). */
 void wait_readable(struct usock *s, int timeout_ms);
 
-/* File identity, compared by st_dev and st_ino. */
-struct fid {
-	dev_t dev;
-	ino_t ino;
-};
 struct fid fid_of(int fd); /* ck_asserts that fstat works */
 bool fid_eq(struct fid a, struct fid b);
 bool fid_of_fd(int fd, struct fid *ret); /* no assertion; for children */

@@ -8,9 +8,10 @@
  * every fd by st_dev/st_ino and what it holds. The exchange runs over a
  * pair (Python inherits one end) and over named sockets Python connects to.
  *
- * Usage: usock-interop PATH/interop.py. The interpreter is
- * $USOCK_TEST_PYTHON, else python3 from PATH. Exits 77 (a skip, with the
- * reason) when there is no python3 or it lacks the fd-passing API.
+ * Suite "interop" of usock-test: the script is $USOCK_TEST_INTEROP, the
+ * interpreter $USOCK_TEST_PYTHON, else python3 from PATH. The suite is
+ * skipped (77, with the reason) when there is no python3 or it lacks the
+ * fd-passing API.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -282,22 +283,11 @@ START_TEST(test_named)
 }
 END_TEST
 
-static Suite *interop_suite(void)
-{
-	Suite *s = suite_create("interop");
-	TCase *tc = fd_tcase("python");
+/* ---- the suite ------------------------------------------------------- */
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_pair, USOCK_SEQPACKET, USOCK_STREAM + 1);
-	tcase_add_loop_test(tc, test_named, 0, 2);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-/* ---- main -------------------------------------------------------------- */
-
-/* Can Python take part? 0 yes, EXIT_SKIP (reason printed) no, 1 error. */
-static int probe_python(void)
+/* Can Python take part? 0 yes, EXIT_SKIP (the reason in why) no, 1 the
+ * probe failed (said on stderr). */
+static int probe_python(char *why, size_t len)
 {
 	int status, err[2], e = 0;
 	pid_t pid;
@@ -324,11 +314,15 @@ static int probe_python(void)
 		if (errno != EINTR)
 			return 1;
 	if (e) {
-		printf("SKIP: cannot run %s: %s\n", python, strerror(e));
+		snprintf(why, len, "cannot run %s: %s", python, strerror(e));
 		return EXIT_SKIP;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP) {
+		/* The probe said why on stdout. */
+		snprintf(why, len, "%s cannot take part (interop.py probe)",
+			 python);
 		return EXIT_SKIP;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "%s %s probe failed (status %#x)\n", python,
 			script, (unsigned)status);
@@ -337,29 +331,33 @@ static int probe_python(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * The suite's requirement: the script and an interpreter that can take part.
+ * A probe that fails otherwise than with a skip lets the suite run, so that
+ * its tests fail with the details.
+ */
+static const char *need_python_peer(void)
 {
-	SRunner *sr;
-	int r, failed;
+	static char why[160];
+	int r;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s PATH/interop.py\n", argv[0]);
-		return 2;
-	}
-	script = argv[1];
+	script = getenv("USOCK_TEST_INTEROP");
 	python = getenv("USOCK_TEST_PYTHON");
 	if (!python || !*python)
 		python = "python3";
-	r = probe_python();
-	if (r)
-		return r;
+	if (!script || !*script)
+		return "USOCK_TEST_INTEROP (the path of interop.py) is not "
+		       "set: "
+		       "run through meson test";
+	r = probe_python(why, sizeof(why));
+	return r == EXIT_SKIP ? why : NULL;
+}
 
-	sr = srunner_create(interop_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	r = srunner_ntests_run(sr);
-	srunner_free(sr);
-	if (r == 0)
-		return EXIT_FAILURE;
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+TEST_SUITE_NEEDS(interop, need_python_peer)
+{
+	TCase *tc = fd_tcase(s, "python");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_pair, USOCK_SEQPACKET, USOCK_STREAM + 1);
+	tcase_add_loop_test(tc, test_named, 0, 2);
 }

@@ -565,12 +565,11 @@ START_TEST(test_accept_inherits)
 }
 END_TEST
 
-Suite *addr_suite(void)
+TEST_SUITE(addr)
 {
-	Suite *s = suite_create("addr");
 	TCase *tc;
 
-	tc = fd_tcase("listen");
+	tc = fd_tcase(s, "listen");
 	tcase_add_loop_test(tc, test_roundtrip, 0, 4);
 	tcase_add_loop_test(tc, test_listen_nonblock, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
@@ -582,23 +581,18 @@ Suite *addr_suite(void)
 			    USOCK_STREAM + 1);
 	tcase_add_loop_test(tc, test_unlink_on_close, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("connect");
+	tc = fd_tcase(s, "connect");
 	tcase_add_loop_test(tc, test_connect_errors, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_permissions, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_backlog_full, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("accept");
+	tc = fd_tcase(s, "accept");
 	tcase_add_loop_test(tc, test_accept_not_listening, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_accept_inherits, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

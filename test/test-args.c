@@ -225,16 +225,13 @@ START_TEST(test_zero_length)
 }
 END_TEST
 
-Suite *args_suite(void)
+TEST_SUITE(args)
 {
-	Suite *s = suite_create("args");
-	TCase *tc = fd_tcase("args");
+	TCase *tc = fd_tcase(s, "args");
 
 	tcase_add_test(tc, test_null_handles);
 	tcase_add_test(tc, test_null_out_pointers);
 	tcase_add_loop_test(tc, test_null_buffers, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_zero_length);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -413,10 +413,9 @@ START_TEST(test_empty_and_creds)
 }
 END_TEST
 
-Suite *batch_suite(void)
+TEST_SUITE(batch)
 {
-	Suite *s = suite_create("batch");
-	TCase *tc = fd_tcase("batch");
+	TCase *tc = fd_tcase(s, "batch");
 
 	tcase_add_loop_test(tc, test_roundtrip, USOCK_SEQPACKET,
 			    USOCK_SEQPACKET + 1);
@@ -444,6 +443,4 @@ Suite *batch_suite(void)
 			    USOCK_SEQPACKET + 1);
 	tcase_add_loop_test(tc, test_empty_and_creds, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -361,10 +361,9 @@ START_TEST(test_quota_without_messages)
 }
 END_TEST
 
-Suite *batchedge_suite(void)
+TEST_SUITE(batchedge)
 {
-	Suite *s = suite_create("batchedge");
-	TCase *tc = fd_tcase("batch");
+	TCase *tc = fd_tcase(s, "batch");
 
 	tcase_add_loop_test(tc, test_full_batch, USOCK_SEQPACKET,
 			    USOCK_SEQPACKET + 1);
@@ -381,6 +380,4 @@ Suite *batchedge_suite(void)
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_quota_without_messages, 0, 2);
 	tcase_add_test(tc, test_recv_same_object_twice);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -246,15 +246,12 @@ START_TEST(test_exec_sees_none)
 }
 END_TEST
 
-Suite *cloexec_suite(void)
+TEST_SUITE(cloexec)
 {
-	Suite *s = suite_create("cloexec");
 	TCase *tc;
 
-	tc = fd_tcase("cloexec");
+	tc = fd_tcase(s, "cloexec");
 	tcase_add_loop_test(tc, test_received_cloexec, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_exec_sees_none);
-	suite_add_tcase(s, tc);
-	return s;
 }

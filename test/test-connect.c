@@ -878,12 +878,11 @@ START_TEST(test_accept_errors)
 }
 END_TEST
 
-Suite *connect_suite(void)
+TEST_SUITE(connect)
 {
-	Suite *s = suite_create("connect");
 	TCase *tc;
 
-	tc = fd_tcase("roundtrip");
+	tc = fd_tcase(s, "roundtrip");
 	tcase_add_loop_test(tc, test_roundtrip, 0, 6);
 	tcase_add_test(tc, test_dgram_receiver);
 	tcase_add_loop_test(tc, test_nonblock_flags, USOCK_SEQPACKET,
@@ -892,9 +891,8 @@ Suite *connect_suite(void)
 			    USOCK_STREAM + 1);
 	tcase_add_loop_test(tc, test_backlog_full, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("names");
+	tc = fd_tcase(s, "names");
 	tcase_add_loop_test(tc, test_name_lengths, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_at_path);
@@ -908,9 +906,8 @@ Suite *connect_suite(void)
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_unlink_on_close, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("errors");
+	tc = fd_tcase(s, "errors");
 	tcase_add_loop_test(tc, test_connect_errors, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_listen_errors, USOCK_SEQPACKET,
@@ -919,7 +916,4 @@ Suite *connect_suite(void)
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_accept_errors, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

@@ -2,7 +2,7 @@
 /*
  * Credentials across fork. Suite "creds" runs as anyone (as root, the
  * unprivileged cases drop to uid/gid 65534 in the child first); suite
- * "privileged" holds what only root may do and is skipped otherwise.
+ * "creds_root" holds what only root may do and is skipped otherwise.
  */
 #include <errno.h>
 #include <signal.h>
@@ -309,12 +309,11 @@ START_TEST(test_forward_creds_eperm)
 }
 END_TEST
 
-Suite *creds_suite(void)
+TEST_SUITE(creds)
 {
-	Suite *s = suite_create("creds");
 	TCase *tc;
 
-	tc = fd_tcase("passcred");
+	tc = fd_tcase(s, "passcred");
 	tcase_add_loop_test(tc, test_passcred_sees_child, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_passcred_sees_unprivileged_child,
@@ -325,14 +324,10 @@ Suite *creds_suite(void)
 			    USOCK_SEQPACKET + 1);
 	tcase_add_loop_test(tc, test_passcred_after_queued, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("claims");
+	tc = fd_tcase(s, "claims");
 	tcase_add_test(tc, test_unprivileged_claim_eperm);
 	tcase_add_test(tc, test_forward_creds_eperm);
-	suite_add_tcase(s, tc);
-
-	return s;
 }
 
 /* ---- privileged: root only --------------------------------------------- */
@@ -465,18 +460,14 @@ START_TEST(test_root_forwards_creds)
 }
 END_TEST
 
-Suite *privileged_suite(void)
+TEST_SUITE_NEEDS(creds_root, need_root)
 {
-	Suite *s = suite_create("privileged");
 	TCase *tc;
 
-	tc = fd_tcase("root");
+	tc = fd_tcase(s, "root");
 	tcase_add_loop_test(tc, test_root_claims_any, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_root_claims_missing_pid, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_root_forwards_creds);
-	suite_add_tcase(s, tc);
-	suite_add_tcase(s, peer_privileged_tcase());
-	return s;
 }

@@ -509,12 +509,11 @@ START_TEST(test_send_retries_eintr)
 }
 END_TEST
 
-Suite *eof_suite(void)
+TEST_SUITE(eof)
 {
-	Suite *s = suite_create("eof");
 	TCase *tc;
 
-	tc = fd_tcase("empty");
+	tc = fd_tcase(s, "empty");
 	tcase_add_loop_test(tc, test_seqpacket_empty_message, 0, 2);
 	tcase_add_loop_test(tc, test_dgram_empty_message, 0, 2);
 	tcase_add_loop_test(tc, test_empty_then_data_then_close, 0, 2);
@@ -522,9 +521,8 @@ Suite *eof_suite(void)
 	tcase_add_test(tc, test_empty_then_close_no_passcred);
 	tcase_add_test(tc, test_empty_with_fd_then_close);
 	tcase_add_test(tc, test_empty_then_fd_message_then_close);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("closed");
+	tc = fd_tcase(s, "closed");
 	tcase_add_loop_test(tc, test_seqpacket_eof, 0, 2);
 	tcase_add_loop_test(tc, test_stream_eof, 0, 2);
 	tcase_add_loop_test(tc, test_send_closed_peer, USOCK_SEQPACKET,
@@ -532,21 +530,16 @@ Suite *eof_suite(void)
 	tcase_add_test(tc, test_dgram_closed_peer);
 	tcase_add_loop_test(tc, test_econnreset, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("nonblock");
+	tc = fd_tcase(s, "nonblock");
 	tcase_add_loop_test(tc, test_nonblock_recv_eagain, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_nonblock_send_full, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_timeouts, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("eintr");
+	tc = fd_tcase(s, "eintr");
 	tcase_add_test(tc, test_recv_retries_eintr);
 	tcase_add_test(tc, test_send_retries_eintr);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

@@ -446,21 +446,19 @@ START_TEST(test_adopt_unconnected)
 }
 END_TEST
 
-Suite *lifecycle_suite(void)
+TEST_SUITE(lifecycle)
 {
-	Suite *s = suite_create("lifecycle");
 	TCase *tc;
 
-	tc = fd_tcase("pair");
+	tc = fd_tcase(s, "pair");
 	tcase_add_loop_test(tc, test_pair_types, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_pair_nonblock, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_pair_bad_args);
 	tcase_add_test(tc, test_pair_emfile);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("adopt");
+	tc = fd_tcase(s, "adopt");
 	tcase_add_loop_test(tc, test_adopt_unix, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_adopt_nonblock);
@@ -471,9 +469,8 @@ Suite *lifecycle_suite(void)
 	tcase_add_test(tc, test_adopt_einval);
 	tcase_add_loop_test(tc, test_adopt_unconnected, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("handle");
+	tc = fd_tcase(s, "handle");
 	tcase_add_test(tc, test_release_fd);
 	tcase_add_test(tc, test_null_noops);
 	tcase_add_test(tc, test_version);
@@ -482,7 +479,4 @@ Suite *lifecycle_suite(void)
 	tcase_add_loop_test(tc, test_set_passcred, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_options_closed_fd);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

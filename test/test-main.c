@@ -1,50 +1,54 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one main for every suite. meson registers each suite as its own test
- * and selects it with CK_RUN_SUITE; CK_FORK (default on) and the other CK_*
- * variables work as libcheck documents them.
+ * The one main of both test programs, usock-test and usock-reliability: it
+ * runs the suites that TEST_SUITE placed in the program's ELF section
+ * usock_test_suites. meson registers each suite as its own test and selects
+ * it with CK_RUN_SUITE; CK_FORK (default on) and the other CK_* variables
+ * work as libcheck documents them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "helpers.h"
 
 /* Exit code that meson (and automake) report as a skip. */
 #define EXIT_SKIP 77
 
+/* Made by the linker for a section whose name is a C identifier. */
+extern const struct test_suite __start_usock_test_suites[];
+extern const struct test_suite __stop_usock_test_suites[];
+
 int main(void)
 {
-	static Suite *(*const suites[])(void) = {
-		lifecycle_suite, msg_suite,	transfer_suite,
-		cloexec_suite,	 creds_suite,	trunc_suite,
-		eof_suite,	 threads_suite, args_suite,
-		addr_suite,	 peer_suite,	quota_suite,
-		batch_suite,	 connect_suite, types_suite,
-		identity_suite,	 rawsend_suite, batchedge_suite,
-		scale_suite,
-	};
 	const char *only = getenv("CK_RUN_SUITE");
-	bool root = geteuid() == 0;
+	SRunner *sr = srunner_create(NULL);
 	int failed, run;
-	SRunner *sr;
 
-	if (only && strcmp(only, "privileged") == 0 && !root) {
-		printf("SKIP: suite 'privileged' claims other processes' "
-		       "credentials and needs root (euid %u)\n",
-		       (unsigned)geteuid());
-		return EXIT_SKIP;
+	for (const struct test_suite *t = __start_usock_test_suites;
+	     t < __stop_usock_test_suites; t++) {
+		const char *unmet;
+		Suite *s;
+
+		if (only && strcmp(only, t->name) != 0)
+			continue;
+		unmet = t->unmet ? t->unmet() : NULL;
+		if (unmet && only) {
+			/* The one suite asked for cannot run: a skip that
+			 * meson shows, not a pass. */
+			printf("SKIP: suite '%s' %s\n", t->name, unmet);
+			srunner_free(sr);
+			return EXIT_SKIP;
+		}
+		if (unmet) {
+			printf("note: suite '%s' left out: %s\n", t->name,
+			       unmet);
+			continue;
+		}
+		s = suite_create(t->name);
+		t->fill(s);
+		srunner_add_suite(sr, s);
 	}
-
-	sr = srunner_create(NULL);
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		srunner_add_suite(sr, suites[i]());
-	if (root) {
-		srunner_add_suite(sr, privileged_suite());
-		srunner_add_suite(sr, identity_privileged_suite());
-	} else if (!only)
-		printf("note: suite 'privileged' left out: not root\n");
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

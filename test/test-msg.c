@@ -415,12 +415,11 @@ START_TEST(test_send_closed_fd)
 }
 END_TEST
 
-Suite *msg_suite(void)
+TEST_SUITE(msg)
 {
-	Suite *s = suite_create("msg");
 	TCase *tc;
 
-	tc = fd_tcase("slots");
+	tc = fd_tcase(s, "slots");
 	tcase_add_test(tc, test_new_is_empty);
 	tcase_add_test(tc, test_add_get_take);
 	tcase_add_test(tc, test_add_negative);
@@ -430,18 +429,13 @@ Suite *msg_suite(void)
 	tcase_add_test(tc, test_send_leaves_message);
 	tcase_add_loop_test(tc, test_send_closed_fd, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("creds");
+	tc = fd_tcase(s, "creds");
 	tcase_add_test(tc, test_set_creds);
 	tcase_add_test(tc, test_received_without_passcred);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("ownership");
+	tc = fd_tcase(s, "ownership");
 	tcase_add_loop_test(tc, test_dispose_closes_received, 0, 2);
 	tcase_add_loop_test(tc, test_dispose_keeps_added, 0, 2);
 	tcase_add_test(tc, test_recv_resets_message);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

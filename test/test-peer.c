@@ -351,20 +351,11 @@ START_TEST(test_peer_groups_known)
 }
 END_TEST
 
-TCase *peer_privileged_tcase(void)
+TEST_SUITE(peer)
 {
-	TCase *tc = fd_tcase("peer");
-
-	tcase_add_test(tc, test_peer_groups_known);
-	return tc;
-}
-
-Suite *peer_suite(void)
-{
-	Suite *s = suite_create("peer");
 	TCase *tc;
 
-	tc = fd_tcase("peer");
+	tc = fd_tcase(s, "peer");
 	tcase_add_loop_test(tc, test_peer_creds_pair, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_peer_unconnected);
@@ -373,12 +364,15 @@ Suite *peer_suite(void)
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_peer_groups_of_child);
 	tcase_add_test(tc, test_peer_pidfd);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("passpidfd");
+	tc = fd_tcase(s, "passpidfd");
 	tcase_add_loop_test(tc, test_passpidfd, USOCK_SEQPACKET,
 			    USOCK_STREAM + 1);
-	suite_add_tcase(s, tc);
+}
 
-	return s;
+TEST_SUITE_NEEDS(peer_root, need_root)
+{
+	TCase *tc = fd_tcase(s, "peer");
+
+	tcase_add_test(tc, test_peer_groups_known);
 }

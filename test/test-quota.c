@@ -310,10 +310,9 @@ START_TEST(test_quota_before_emfile)
 }
 END_TEST
 
-Suite *quota_suite(void)
+TEST_SUITE(quota)
 {
-	Suite *s = suite_create("quota");
-	TCase *tc = fd_tcase("quota");
+	TCase *tc = fd_tcase(s, "quota");
 
 	tcase_add_test(tc, test_default_and_range);
 	tcase_add_loop_test(tc, test_over_quota, USOCK_SEQPACKET,
@@ -329,6 +328,4 @@ Suite *quota_suite(void)
 	tcase_add_loop_test(tc, test_quota_before_msgsize, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_quota_before_emfile);
-	suite_add_tcase(s, tc);
-	return s;
 }

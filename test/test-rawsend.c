@@ -455,10 +455,9 @@ START_TEST(test_quota_four)
 }
 END_TEST
 
-Suite *rawsend_suite(void)
+TEST_SUITE(rawsend)
 {
-	Suite *s = suite_create("rawsend");
-	TCase *tc = fd_tcase("quota");
+	TCase *tc = fd_tcase(s, "quota");
 
 	tcase_add_loop_test(tc, test_forced_passrights, 0, 6);
 	tcase_add_loop_test(tc, test_padding_trap_raw, 0, 6);
@@ -466,6 +465,4 @@ Suite *rawsend_suite(void)
 	tcase_add_loop_test(tc, test_never_beyond_quota, 0, 5);
 	tcase_add_loop_test(tc, test_quota_four, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-	return s;
 }

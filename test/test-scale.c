@@ -192,13 +192,10 @@ START_TEST(test_many_clients)
 }
 END_TEST
 
-Suite *scale_suite(void)
+TEST_SUITE(scale)
 {
-	Suite *s = suite_create("scale");
-	TCase *tc = fd_tcase("clients");
+	TCase *tc = fd_tcase(s, "clients");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_many_clients);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -218,14 +218,11 @@ START_TEST(test_senders_share_handle)
 }
 END_TEST
 
-Suite *threads_suite(void)
+TEST_SUITE(threads)
 {
-	Suite *s = suite_create("threads");
-	TCase *tc = fd_tcase("threads");
+	TCase *tc = fd_tcase(s, "threads");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_one_sender_one_receiver);
 	tcase_add_test(tc, test_senders_share_handle);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -730,19 +730,17 @@ START_TEST(test_too_many_refs)
 }
 END_TEST
 
-Suite *transfer_suite(void)
+TEST_SUITE(transfer)
 {
-	Suite *s = suite_create("transfer");
 	TCase *tc;
 
-	tc = fd_tcase("fork");
+	tc = fd_tcase(s, "fork");
 	tcase_add_loop_test(tc, test_send_counts, 0, 9);
 	tcase_add_loop_test(tc, test_zero_fds, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_forward);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("limits");
+	tc = fd_tcase(s, "limits");
 	tcase_add_test(tc, test_254_refused);
 	tcase_add_test(tc, test_sendv_iov_max);
 	tcase_add_loop_test(tc, test_full_control_data, USOCK_SEQPACKET,
@@ -754,9 +752,8 @@ Suite *transfer_suite(void)
 	tcase_add_loop_test(tc, test_send_too_big, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_too_many_refs);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("framing");
+	tc = fd_tcase(s, "framing");
 	tcase_add_loop_test(tc, test_sendv_recvv, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
 	tcase_add_test(tc, test_stream_empty_payload);
@@ -770,7 +767,4 @@ Suite *transfer_suite(void)
 			    USOCK_SEQPACKET + 1);
 	tcase_add_loop_test(tc, test_packet_boundaries, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

@@ -226,23 +226,18 @@ START_TEST(test_emfile)
 }
 END_TEST
 
-Suite *trunc_suite(void)
+TEST_SUITE(trunc)
 {
-	Suite *s = suite_create("trunc");
 	TCase *tc;
 
-	tc = fd_tcase("payload");
+	tc = fd_tcase(s, "payload");
 	/* 0, 1: SEQPACKET recv, recvv; 2, 3: DGRAM recv, recvv. */
 	tcase_add_loop_test(tc, test_payload_truncated, 0, 4);
 	tcase_add_loop_test(tc, test_null_msg_closes_fds, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("fds");
+	tc = fd_tcase(s, "fds");
 	tcase_add_loop_test(tc, test_emfile, USOCK_SEQPACKET,
 			    USOCK_SEQPACKET + 1);
 	tcase_add_loop_test(tc, test_emfile, USOCK_DGRAM, USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

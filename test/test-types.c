@@ -405,22 +405,17 @@ START_TEST(test_dgram_many_senders)
 }
 END_TEST
 
-Suite *types_suite(void)
+TEST_SUITE(types)
 {
-	Suite *s = suite_create("types");
 	TCase *tc;
 
-	tc = fd_tcase("stream");
+	tc = fd_tcase(s, "stream");
 	tcase_add_loop_test(tc, test_stream_fds_end_a_read, 0, 2);
 	tcase_add_loop_test(tc, test_stream_partial_reads, 0, 2);
 	tcase_add_loop_test(tc, test_stream_writers_not_joined, 0, 2);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("packets");
+	tc = fd_tcase(s, "packets");
 	tcase_add_loop_test(tc, test_packet_one_message_each, 0, 4);
 	tcase_add_loop_test(tc, test_dgram_no_eof, 0, 2);
 	tcase_add_test(tc, test_dgram_many_senders);
-	suite_add_tcase(s, tc);
-
-	return s;
 }

@@ -10,15 +10,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include <check.h>
-
-/* Suites of this directory; reliability-main.c runs them. */
-Suite *exhaustion_suite(void);
-Suite *hostile_suite(void);
-Suite *hammer_suite(void);
-Suite *threads8_suite(void);
-Suite *soak_suite(void);
-
 /*
  * What a raw message carries besides its payload: nfds fds split into
  * nblocks SCM_RIGHTS cmsgs (as evenly as they go; 0 blocks when nfds is 0),

@@ -288,16 +288,12 @@ done:
 }
 END_TEST
 
-Suite *exhaustion_suite(void)
+TEST_SUITE(exhaustion)
 {
-	Suite *s = suite_create("exhaustion");
-	TCase *tc = fd_tcase("fd-slots");
+	TCase *tc = fd_tcase(s, "fd-slots");
 
 	tcase_add_loop_test(tc, test_free_slots, 0, 9);
-	suite_add_tcase(s, tc);
 
-	tc = fd_tcase("in-flight");
+	tc = fd_tcase(s, "in-flight");
 	tcase_add_test(tc, test_toomanyrefs);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -244,13 +244,10 @@ START_TEST(test_cloexec_hammer)
 }
 END_TEST
 
-Suite *hammer_suite(void)
+TEST_SUITE(hammer)
 {
-	Suite *s = suite_create("hammer");
-	TCase *tc = fd_tcase("cloexec");
+	TCase *tc = fd_tcase(s, "cloexec");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_cloexec_hammer);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -489,10 +489,9 @@ START_TEST(test_socket_over_itself)
 }
 END_TEST
 
-Suite *hostile_suite(void)
+TEST_SUITE(hostile)
 {
-	Suite *s = suite_create("hostile");
-	TCase *tc = fd_tcase("hostile");
+	TCase *tc = fd_tcase(s, "hostile");
 
 	tcase_add_loop_test(tc, test_253_to_quota_4, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
@@ -507,6 +506,4 @@ Suite *hostile_suite(void)
 			    USOCK_STREAM + 1);
 	tcase_add_loop_test(tc, test_socket_over_itself, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-	return s;
 }

@@ -212,18 +212,15 @@ START_TEST(test_eight_senders)
 }
 END_TEST
 
-Suite *threads8_suite(void)
+TEST_SUITE(threads8)
 {
-	Suite *s = suite_create("threads8");
-	TCase *tc = fd_tcase("threads8");
+	TCase *tc = fd_tcase(s, "threads8");
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_eight_senders, USOCK_SEQPACKET,
 			    USOCK_SEQPACKET + 1);
 	tcase_add_loop_test(tc, test_eight_senders, USOCK_DGRAM,
 			    USOCK_DGRAM + 1);
-	suite_add_tcase(s, tc);
-	return s;
 }
 
 /* ---- soak ---------------------------------------------------------------- */
@@ -365,13 +362,10 @@ START_TEST(test_soak)
 }
 END_TEST
 
-Suite *soak_suite(void)
+TEST_SUITE(soak)
 {
-	Suite *s = suite_create("soak");
-	TCase *tc = fd_tcase("soak");
+	TCase *tc = fd_tcase(s, "soak");
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_soak);
-	suite_add_tcase(s, tc);
-	return s;
 }
