@@ -2,7 +2,8 @@
 /*
  * Named sockets: usock_listen, usock_connect and usock_accept over a path
  * (in a fresh directory) and over an abstract name, for every socket type;
- * name rules, stale and live socket files, unlink on close, errors.
+ * name rules, stale and live socket files, unlink on close, errors, what an
+ * accepted socket inherits from its listener.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,11 @@
 #include "helpers.h"
 
 #define CHILD_TIMEOUT_MS 60000
+
+/* Not in glibc 2.36's headers. */
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
 
 static const char *const type_names[] = { "seqpacket", "stream", "dgram" };
 
@@ -51,6 +57,15 @@ static bool path_exists(const char *path)
 	struct stat st;
 
 	return lstat(path, &st) == 0;
+}
+
+static int sockopt_int(int fd, int opt)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, opt, &v, &len), 0);
+	return v;
 }
 
 static void listen_ok(const char *name, int type, int flags, struct usock **ret)
@@ -200,6 +215,9 @@ START_TEST(test_roundtrip)
 	}
 	ck_assert(memcmp(buf, "ping", 4) == 0);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	/* Exactly the listener, the accepted socket and the fd received. */
+	ck_assert_uint_eq(fd_count(),
+			  fd_baseline()->n + (type == USOCK_DGRAM ? 2 : 3));
 	ck_assert_int_eq(fd_cloexec(usock_msg_get_fd(m, 0)), 1);
 	read_all(usock_msg_get_fd(m, 0), text, sizeof(text));
 	snprintf(want, sizeof(want), "from-%d", (int)pid);
@@ -261,7 +279,7 @@ END_TEST
 /* _i: USOCK_SEQPACKET or USOCK_STREAM. */
 START_TEST(test_nonblock_flags)
 {
-	struct usock *l, *c, *s = NULL;
+	struct usock *l, *c, *s = NULL, *x = NULL;
 	char name[TMP_PATH_MAX];
 
 	abstract_name(name, sizeof(name));
@@ -291,14 +309,21 @@ START_TEST(test_nonblock_flags)
 	ck_assert_int_eq(fd_nonblock(usock_get_fd(s)), 1);
 	ck_assert_int_eq(fd_cloexec(usock_get_fd(s)), 1);
 	ck_assert_int_eq(usock_recv(s, name, 1, NULL), -EAGAIN);
+	/* Drained: nothing more to accept. */
+	ck_assert_int_eq(usock_accept(l, 0, &x), -EAGAIN);
 	usock_close(s);
 	usock_close(c);
 	usock_close(l);
 
-	/* A blocking listener made nonblocking later. */
+	/* A blocking listener made nonblocking later, and back and forth. */
 	listen_ok(name, _i, 0, &l);
 	ck_assert_int_eq(usock_set_nonblock(l, 1), 0);
 	ck_assert_int_eq(usock_accept(l, 0, &s), -EAGAIN);
+	ck_assert_int_eq(usock_set_nonblock(l, 0), 0);
+	ck_assert_int_eq(fd_nonblock(usock_get_fd(l)), 0);
+	ck_assert_int_eq(usock_set_nonblock(l, 1), 0);
+	ck_assert_int_eq(usock_accept(l, 0, &s), -EAGAIN);
+	ck_assert_ptr_null(x);
 	usock_close(l);
 }
 END_TEST
@@ -395,8 +420,11 @@ START_TEST(test_name_lengths)
 	ck_assert_int_eq(usock_listen(path, type, 0, 0, &l), -ENAMETOOLONG);
 	ck_assert_int_eq(usock_connect(path, type, 0, &l), -ENAMETOOLONG);
 	ck_assert_ptr_null(l);
-	/* 107 fits. */
+	/* Refused, never truncated: no file at the path or its prefix. */
+	ck_assert(!path_exists(path));
 	path[107] = '\0';
+	ck_assert(!path_exists(path));
+	/* 107 fits. */
 	ck_assert_uint_eq(strlen(path), 107);
 	listen_ok(path, type, USOCK_UNLINK_ON_CLOSE, &l);
 	socket_file(path);
@@ -544,6 +572,8 @@ START_TEST(test_stale_replaced)
 	/* Its listener is gone, the file stays: stale. */
 	ck_assert(fid_eq(socket_file(path), old));
 	ck_assert_int_eq(usock_connect(path, type, 0, &c), -ECONNREFUSED);
+	ck_assert_int_eq(usock_connect(path, type, USOCK_NONBLOCK, &c),
+			 -ECONNREFUSED);
 	ck_assert_ptr_null(c);
 	ck_assert_int_eq(usock_listen(path, type, 0, 0, &l2), -EADDRINUSE);
 	ck_assert_ptr_null(l2);
@@ -835,6 +865,7 @@ static int child_permissions(void *p)
 	snprintf(path, sizeof(path), "%s/new", a->dir);
 	CHILD_ASSERT_INT_EQ(usock_listen(path, a->type, 0, 0, &s), -EACCES);
 	CHILD_ASSERT(s == NULL);
+	CHILD_ASSERT(!path_exists(path));
 	return 0;
 }
 
@@ -878,6 +909,62 @@ START_TEST(test_accept_errors)
 }
 END_TEST
 
+/* Accepted sockets get the listener's options and fd quota. */
+START_TEST(test_accept_inherits)
+{
+	struct usock *l, *c, *s;
+	struct usock_msg *m = msg_new_ok();
+	char name[TMP_PATH_MAX];
+	int fds[3] = { STDIN_FILENO, STDIN_FILENO, STDIN_FILENO };
+	int passrights = -1;
+	socklen_t len = sizeof(passrights);
+	char buf[4];
+
+	abstract_name(name, sizeof(name));
+	ck_assert_int_eq(usock_listen(name, _i, 0, 0, &l), 0);
+	ck_assert_int_eq(usock_set_passcred(l, 1), 0);
+	ck_assert_int_eq(usock_set_max_fds(l, 2), 0);
+	ck_assert_int_eq(usock_connect(name, _i, 0, &c), 0);
+	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
+	ck_assert_int_eq(sockopt_int(usock_get_fd(s), SO_PASSCRED), 1);
+	ck_assert_int_eq(usock_get_max_fds(s), 2);
+	send_fds_ok(c, "3", 1, fds, 3);
+	ck_assert_int_eq(usock_recv(s, buf, 1, m), -E2BIG);
+	send_fds_ok(c, "2", 1, fds, 2);
+	ck_assert_int_eq(usock_recv(s, buf, 1, m), 1);
+	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
+	ck_assert_int_eq(usock_msg_get_creds(m, &(int32_t){ 0 },
+					     &(uint32_t){ 0 },
+					     &(uint32_t){ 0 }),
+			 0);
+	usock_close(s);
+	usock_close(c);
+
+	/* A quota of 0 refuses fds in the kernel where it can. */
+	ck_assert_int_eq(usock_set_max_fds(l, 0), 0);
+	ck_assert_int_eq(usock_connect(name, _i, 0, &c), 0);
+	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
+	ck_assert_int_eq(usock_get_max_fds(s), 0);
+	if (getsockopt(usock_get_fd(s), SOL_SOCKET, SO_PASSRIGHTS, &passrights,
+		       &len) == 0) {
+		ck_assert_int_eq(passrights, 0);
+		usock_msg_reset(m);
+		ck_assert_int_eq(usock_msg_add_fd(m, STDIN_FILENO), 0);
+		ck_assert_int_eq(usock_send(c, "f", 1, m), -EPERM);
+		usock_msg_reset(m);
+		ck_assert_int_eq(usock_send(c, "1", 1, NULL), 1);
+		ck_assert_int_eq(usock_recv(s, buf, 1, m), 1);
+		ck_assert_int_eq(buf[0], '1');
+	} else {
+		printf("note: no SO_PASSRIGHTS (Linux < 6.16)\n");
+	}
+	usock_close(s);
+	usock_close(c);
+	usock_close(l);
+	usock_msg_free(m);
+}
+END_TEST
+
 TEST_SUITE(connect)
 {
 	TCase *tc;
@@ -914,6 +1001,10 @@ TEST_SUITE(connect)
 			    USOCK_DGRAM + 1);
 	tcase_add_loop_test(tc, test_permissions, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
+
+	tc = fd_tcase(s, "accept");
 	tcase_add_loop_test(tc, test_accept_errors, USOCK_SEQPACKET,
 			    USOCK_DGRAM + 1);
+	tcase_add_loop_test(tc, test_accept_inherits, USOCK_SEQPACKET,
+			    USOCK_STREAM + 1);
 }
