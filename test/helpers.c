@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -217,6 +219,114 @@ const struct fd_table *fd_baseline(void)
 	return &baseline;
 }
 
+void fd_table_check_at(const struct fd_table *t, bool in_child,
+		       const char *file, int line)
+{
+	struct fd_table now;
+	char diff[1024];
+	bool same;
+
+	fd_table_snapshot(&now);
+	same = fd_table_same(t, &now, diff, sizeof(diff));
+	fd_table_free(&now);
+	if (same)
+		return;
+	if (in_child)
+		child_fail(file, line, "fd table changed: %s", diff);
+	ck_abort_msg("%s:%d: fd table changed: %s", file, line, diff);
+}
+
+size_t baseline_inheritable(void)
+{
+	const struct fd_table *t = fd_baseline();
+	struct rlimit rl;
+	size_t n = 0;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (size_t i = 0; i < t->n; i++) {
+		int fd = t->entries[i].fd;
+
+		if (fd > 2 && (rlim_t)fd < rl.rlim_cur && fd_cloexec(fd) == 0)
+			n++;
+	}
+	return n;
+}
+
+const char *fdcount_path(void)
+{
+	const char *prog = getenv("USOCK_TEST_FDCOUNT");
+
+	ck_assert_msg(prog != NULL,
+		      "USOCK_TEST_FDCOUNT is not set: run through meson test");
+	return prog;
+}
+
+/* Parse fdcount's output ("N", then N lines "FD DEV INO") into r. */
+static int fd_report_parse(char *text, struct fd_report *r)
+{
+	char *line, *save;
+
+	line = strtok_r(text, "\n", &save);
+	if (!line || sscanf(line, "%zu", &r->n) != 1 ||
+	    r->n > sizeof(r->fds) / sizeof(r->fds[0]))
+		return -1;
+	for (size_t i = 0; i < r->n; i++) {
+		unsigned long long dev, ino;
+
+		line = strtok_r(NULL, "\n", &save);
+		if (!line || sscanf(line, "%d %llu %llu", &r->fds[i].fd, &dev,
+				    &ino) != 3)
+			return -1;
+		r->fds[i].id.dev = (dev_t)dev;
+		r->fds[i].id.ino = (ino_t)ino;
+	}
+	return strtok_r(NULL, "\n", &save) ? -1 : 0;
+}
+
+int fdcount_run(const char *prog, struct fd_report *r, char *err, size_t errlen)
+{
+	char text[16384];
+	size_t len = 0;
+	int out[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(out[1], STDOUT_FILENO) == STDOUT_FILENO)
+			execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	while ((n = read(out[0], text + len, sizeof(text) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(out[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "%s failed (pid %d, status %#x)", prog,
+			 (int)pid, (unsigned)status);
+		return -1;
+	}
+	text[len] = '\0';
+	if (n < 0 || fd_report_parse(text, r) < 0) {
+		snprintf(err, errlen, "%s: unreadable report", prog);
+		return -1;
+	}
+	return 0;
+}
+
+bool fd_report_has(const struct fd_report *r, struct fid id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (fid_eq(r->fds[i].id, id))
+			return true;
+	return false;
+}
+
 /* ---- requirements ------------------------------------------------------ */
 
 const char *need_root(void)
@@ -288,6 +398,47 @@ void child_drop_privileges(void)
 	CHILD_ASSERT(setuid(NOBODY) == 0);
 	CHILD_ASSERT_INT_EQ(geteuid(), NOBODY);
 	CHILD_ASSERT_INT_EQ(getegid(), NOBODY);
+}
+
+uid_t unprivileged_uid(void)
+{
+	return geteuid() == 0 ? NOBODY : getuid();
+}
+
+gid_t unprivileged_gid(void)
+{
+	return geteuid() == 0 ? NOBODY : getgid();
+}
+
+bool child_set_nofile(unsigned long soft, const char *what)
+{
+	struct rlimit rl;
+
+	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = soft;
+	CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (!what || kernel_nofile_soft_limit_is(soft))
+		return true;
+	fprintf(stderr,
+		"note: RLIMIT_NOFILE not applied by the kernel "
+		"(valgrind?): %s not checked\n",
+		what);
+	return false;
+}
+
+int child_fill_fd_holes(int highest, int *filler, int max)
+{
+	int n = 0;
+
+	for (int fd = 3; fd < highest; fd++) {
+		if (fd_is_open(fd))
+			continue;
+		CHILD_ASSERT(n < max);
+		filler[n] = devnull();
+		CHILD_ASSERT_INT_EQ(filler[n], fd);
+		n++;
+	}
+	return n;
 }
 
 pid_t child_spawn(child_fn fn, void *arg)
@@ -494,6 +645,73 @@ int closed_fd_number(void)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	return fd;
+}
+
+int devnull(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void devnull_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		fds[i] = devnull();
+		ck_assert_msg(fds[i] >= 0, "/dev/null: %s", strerror(errno));
+	}
+}
+
+void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+bool path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int sockopt_int(int fd, int opt)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	ck_assert_msg(getsockopt(fd, SOL_SOCKET, opt, &v, &len) == 0,
+		      "getsockopt(%d, %d): %s", fd, opt, strerror(errno));
+	return v;
+}
+
+double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
+		      gid_t gid)
+{
+	int32_t p = 0;
+	uint32_t u = 0, g = 0;
+
+	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), 0);
+	ck_assert_int_eq(p, pid);
+	ck_assert_uint_eq(u, uid);
+	ck_assert_uint_eq(g, gid);
+}
+
+void assert_no_creds(const struct usock_msg *m)
+{
+	int32_t p = 42;
+	uint32_t u = 42, g = 42;
+
+	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), -ENODATA);
+	ck_assert_int_eq(p, 0);
+	ck_assert_uint_eq(u, (uint32_t)-1);
+	ck_assert_uint_eq(g, (uint32_t)-1);
 }
 
 void assert_nothing_queued_at(struct usock *s, const char *file, int line)

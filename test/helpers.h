@@ -98,6 +98,45 @@ int fd_highest(void);
 TCase *fd_tcase(Suite *s, const char *name);
 const struct fd_table *fd_baseline(void);
 
+/*
+ * The fd table is t right now (numbers and targets), or the test fails:
+ * with ck_assert, or in a forked child (in_child) through child_fail.
+ */
+#define assert_fd_table_is(t) fd_table_check_at((t), false, __FILE__, __LINE__)
+#define CHILD_ASSERT_FD_TABLE_IS(t)                                            \
+	fd_table_check_at((t), true, __FILE__, __LINE__)
+void fd_table_check_at(const struct fd_table *t, bool in_child,
+		       const char *file, int line);
+
+/*
+ * Fds above 2 in the fixture's recording that an exec would keep. Fds at or
+ * above the soft RLIMIT_NOFILE are valgrind's own (it lowers the limit its
+ * client sees and keeps its fds above): not ours, and close-on-exec anyway.
+ */
+size_t baseline_inheritable(void);
+
+/* What the fdcount helper (USOCK_TEST_FDCOUNT) reports: the fds a program
+ * inherited across exec beyond 0, 1 and 2, with their files. */
+struct fd_report {
+	size_t n;
+	struct {
+		int fd;
+		struct fid id;
+	} fds[256];
+};
+
+/* The fdcount helper's path; fails the test when meson did not give it. */
+const char *fdcount_path(void);
+/*
+ * fork and exec the fdcount helper prog and parse its report into r.
+ * Returns 0, or -1 with the reason in err. It makes no ck_assert and the
+ * child only async-signal-safe calls, so threads may use it while others
+ * run.
+ */
+int fdcount_run(const char *prog, struct fd_report *r, char *err,
+		size_t errlen);
+bool fd_report_has(const struct fd_report *r, struct fid id);
+
 /* ---- children ---------------------------------------------------------- */
 
 /*
@@ -138,6 +177,26 @@ child_fail(const char *file, int line, const char *fmt, ...);
  * unprivileged and nothing changes.
  */
 void child_drop_privileges(void);
+/* The uid and gid a child has after child_drop_privileges(): NOBODY when
+ * the test runs as root, else the test's own (the tests never run set-id,
+ * so the real and effective ids are the same). */
+uid_t unprivileged_uid(void);
+gid_t unprivileged_gid(void);
+
+/*
+ * In a child: set the soft RLIMIT_NOFILE (the hard limit stays, so it can
+ * go back up). Returns whether the kernel applied it: valgrind keeps
+ * setrlimit(RLIMIT_NOFILE) to itself, and then a note says that what (the
+ * check that needs the limit) is not checked. With what NULL it only sets
+ * the limit and returns true.
+ */
+bool child_set_nofile(unsigned long soft, const char *what);
+/*
+ * In a child: open /dev/null into every free slot from 3 up to below
+ * highest, into filler[] (max entries); returns how many.
+ */
+int child_fill_fd_holes(int highest, int *filler, int max);
+
 /* ---- sockets, files -------------------------------------------------- */
 
 /* usock_pair() that fails the test on error. */
@@ -184,6 +243,26 @@ void abstract_name(char *buf, size_t len);
 
 /* An fd number that is not open right now. */
 int closed_fd_number(void);
+
+/* /dev/null opened read-only and close-on-exec: an fd to send. */
+int devnull(void);
+/* n of them into fds (fails the test if one does not open), and closing
+ * n fds. */
+void devnull_fds(int *fds, int n);
+void close_fds(const int *fds, int n);
+
+/* lstat works on path: something is there, whatever it is. */
+bool path_exists(const char *path);
+/* getsockopt(SOL_SOCKET, opt) of an int option; fails the test on error. */
+int sockopt_int(int fd, int opt);
+/* Seconds on CLOCK_MONOTONIC. */
+double now_seconds(void);
+
+/* The message carries these credentials (usock_msg_get_creds). */
+void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
+		      gid_t gid);
+/* It carries none: -ENODATA, with pid 0 and uid and gid -1. */
+void assert_no_creds(const struct usock_msg *m);
 
 /* Nothing is queued for reading on s (poll without POLLIN). */
 #define assert_nothing_queued(s)                                               \

@@ -87,100 +87,6 @@ static int child_send_plain_fds(void *p)
 	return 0;
 }
 
-struct exec_arg {
-	const char *prog;
-	int out; /* write end of the pipe the report comes back on */
-};
-
-static int child_exec_fdcount(void *p)
-{
-	struct exec_arg *a = p;
-
-	CHILD_ASSERT(dup2(a->out, STDOUT_FILENO) == STDOUT_FILENO);
-	execl(a->prog, a->prog, (char *)NULL);
-	child_fail(__FILE__, __LINE__, "exec %s: %s", a->prog, strerror(errno));
-}
-
-struct fd_report {
-	size_t n;
-	struct {
-		int fd;
-		struct fid id;
-	} fds[256];
-};
-
-/* fork+exec the fdcount helper and parse what it inherited. */
-static void run_fdcount(struct fd_report *r)
-{
-	struct exec_arg arg = { .prog = getenv("USOCK_TEST_FDCOUNT") };
-	char text[16384];
-	size_t len = 0;
-	ssize_t n;
-	char *line, *save;
-	int p[2];
-	pid_t pid;
-
-	ck_assert_msg(arg.prog != NULL,
-		      "USOCK_TEST_FDCOUNT is not set: run through meson test");
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	arg.out = p[1];
-	pid = child_spawn(child_exec_fdcount, &arg);
-	close(p[1]);
-	while ((n = read(p[0], text + len, sizeof(text) - 1 - len)) > 0)
-		len += (size_t)n;
-	ck_assert_int_eq(n, 0);
-	close(p[0]);
-	child_wait_ok(pid);
-	text[len] = '\0';
-
-	line = strtok_r(text, "\n", &save);
-	ck_assert_ptr_nonnull(line);
-	ck_assert_int_eq(sscanf(line, "%zu", &r->n), 1);
-	ck_assert_uint_le(r->n, 256);
-	for (size_t i = 0; i < r->n; i++) {
-		unsigned long long dev, ino;
-
-		line = strtok_r(NULL, "\n", &save);
-		ck_assert_ptr_nonnull(line);
-		ck_assert_int_eq(
-			sscanf(line, "%d %llu %llu", &r->fds[i].fd, &dev, &ino),
-			3);
-		r->fds[i].id.dev = (dev_t)dev;
-		r->fds[i].id.ino = (ino_t)ino;
-	}
-	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
-}
-
-static bool report_has(const struct fd_report *r, struct fid id)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (fid_eq(r->fds[i].id, id))
-			return true;
-	return false;
-}
-
-/*
- * Fds above 2 at the start of the test that an exec would keep. Fds at or
- * above the soft RLIMIT_NOFILE are valgrind's own (it lowers the limit its
- * client sees and keeps its fds above): not ours to inspect, and
- * close-on-exec anyway.
- */
-static size_t baseline_inheritable(void)
-{
-	const struct fd_table *t = fd_baseline();
-	struct rlimit rl;
-	size_t n = 0;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	for (size_t i = 0; i < t->n; i++) {
-		int fd = t->entries[i].fd;
-
-		if (fd > 2 && (rlim_t)fd < rl.rlim_cur && fd_cloexec(fd) == 0)
-			n++;
-	}
-	return n;
-}
-
 START_TEST(test_exec_sees_none)
 {
 	struct sender_arg arg;
@@ -189,7 +95,7 @@ START_TEST(test_exec_sees_none)
 	struct usock *ad;
 	struct fd_report r;
 	int ctl[2], sv[2], cp[2];
-	char buf[8];
+	char buf[8], err[160];
 	pid_t pid;
 
 	pair_ok(USOCK_SEQPACKET, 0, &arg.theirs, &arg.mine);
@@ -221,21 +127,22 @@ START_TEST(test_exec_sees_none)
 	control[0] = fid_of(cp[0]);
 	control[1] = fid_of(cp[1]);
 
-	run_fdcount(&r);
+	ck_assert_msg(fdcount_run(fdcount_path(), &r, err, sizeof(err)) == 0,
+		      "%s", err);
 	close(cp[0]);
 	close(cp[1]);
 
 	/* Exactly the harness's inheritable fds, the control pipe and the
 	 * adopted socket's plain peer. */
 	ck_assert_uint_eq(r.n, baseline_inheritable() + 3);
-	ck_assert(report_has(&r, control[0]));
-	ck_assert(report_has(&r, control[1]));
-	ck_assert(report_has(&r, adopted_peer));
+	ck_assert(fd_report_has(&r, control[0]));
+	ck_assert(fd_report_has(&r, control[1]));
+	ck_assert(fd_report_has(&r, adopted_peer));
 	for (int i = 0; i < NFDS; i++)
-		ck_assert_msg(!report_has(&r, got[i]),
+		ck_assert_msg(!fd_report_has(&r, got[i]),
 			      "received fd %d reached the exec'd program", i);
-	ck_assert(!report_has(&r, sock[0]));
-	ck_assert(!report_has(&r, sock[1]));
+	ck_assert(!fd_report_has(&r, sock[0]));
+	ck_assert(!fd_report_has(&r, sock[1]));
 
 	close(ctl[0]);
 	close(ctl[1]);

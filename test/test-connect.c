@@ -52,22 +52,6 @@ static struct fid socket_file(const char *path)
 	return (struct fid){ st.st_dev, st.st_ino };
 }
 
-static bool path_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-static int sockopt_int(int fd, int opt)
-{
-	socklen_t len = sizeof(int);
-	int v = -1;
-
-	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, opt, &v, &len), 0);
-	return v;
-}
-
 static void listen_ok(const char *name, int type, int flags, struct usock **ret)
 {
 	int r = usock_listen(name, type, flags, 0, ret);

@@ -13,40 +13,6 @@
 
 #define CHILD_TIMEOUT_MS 60000
 
-/* The uid a child that called child_drop_privileges() ends up with. */
-static uid_t unprivileged_uid(void)
-{
-	return geteuid() == 0 ? NOBODY : getuid();
-}
-
-static gid_t unprivileged_gid(void)
-{
-	return geteuid() == 0 ? NOBODY : getgid();
-}
-
-static void assert_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
-			 gid_t gid)
-{
-	int32_t p = 0;
-	uint32_t u = 0, g = 0;
-
-	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), 0);
-	ck_assert_int_eq(p, pid);
-	ck_assert_uint_eq(u, uid);
-	ck_assert_uint_eq(g, gid);
-}
-
-static void assert_no_creds(const struct usock_msg *m)
-{
-	int32_t p = 42;
-	uint32_t u = 42, g = 42;
-
-	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), -ENODATA);
-	ck_assert_int_eq(p, 0);
-	ck_assert_uint_eq(u, (uint32_t)-1);
-	ck_assert_uint_eq(g, (uint32_t)-1);
-}
-
 struct peer {
 	struct usock *mine, *theirs;
 	bool drop;
@@ -105,7 +71,7 @@ START_TEST(test_passcred_sees_child)
 	/* Implicit (none sent, or an empty message) and explicit: the same,
 	 * real credentials of the child. */
 	for (int i = 0; i < 3; i++)
-		assert_creds(m[i], pid, getuid(), getgid());
+		assert_msg_creds(m[i], pid, getuid(), getgid());
 
 	for (int i = 0; i < 3; i++)
 		usock_msg_free(m[i]);
@@ -131,7 +97,8 @@ START_TEST(test_passcred_sees_unprivileged_child)
 	recv_three(arg.theirs, m);
 	child_wait_ok(pid);
 	for (int i = 0; i < 3; i++)
-		assert_creds(m[i], pid, unprivileged_uid(), unprivileged_gid());
+		assert_msg_creds(m[i], pid, unprivileged_uid(),
+				 unprivileged_gid());
 
 	for (int i = 0; i < 3; i++)
 		usock_msg_free(m[i]);
@@ -180,7 +147,7 @@ START_TEST(test_passcred_after_queued)
 	ck_assert_int_eq(usock_send(a, "r", 1, NULL), 1);
 	ck_assert_int_eq(usock_recv(b, &c, 1, m), 1);
 	ck_assert_int_eq(c, 'r');
-	assert_creds(m, getpid(), getuid(), getgid());
+	assert_msg_creds(m, getpid(), getuid(), getgid());
 
 	usock_msg_free(m);
 	usock_close(a);
@@ -241,7 +208,7 @@ START_TEST(test_unprivileged_claim_eperm)
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
 	ck_assert_int_eq(c, 'k');
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
-	assert_creds(m, pid, unprivileged_uid(), unprivileged_gid());
+	assert_msg_creds(m, pid, unprivileged_uid(), unprivileged_gid());
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), -EPIPE);
 
 	usock_msg_free(m);
@@ -300,7 +267,7 @@ START_TEST(test_forward_creds_eperm)
 	child_wait_ok(pid);
 	ck_assert_int_eq(usock_recv(arg.b2, buf, sizeof(buf), m), 2);
 	ck_assert(memcmp(buf, "fw", 2) == 0);
-	assert_creds(m, pid, unprivileged_uid(), unprivileged_gid());
+	assert_msg_creds(m, pid, unprivileged_uid(), unprivileged_gid());
 	ck_assert_int_eq(usock_recv(arg.b2, buf, sizeof(buf), m), -EPIPE);
 
 	usock_msg_free(m);
@@ -363,7 +330,7 @@ START_TEST(test_root_claims_any)
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
 	ck_assert_int_eq(c, 'r');
 	/* The claimed pid is the receiver's own, not the sender's. */
-	assert_creds(m, getpid(), 1234, 5678);
+	assert_msg_creds(m, getpid(), 1234, 5678);
 
 	usock_msg_free(m);
 	usock_close(arg.theirs);
@@ -444,11 +411,11 @@ START_TEST(test_root_forwards_creds)
 
 	wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
-	assert_creds(m, pid, NOBODY, NOBODY);
+	assert_msg_creds(m, pid, NOBODY, NOBODY);
 	/* Root forwards them as they are; the receiver sees the child. */
 	ck_assert_int_eq(usock_send(a2, &c, 1, m), 1);
 	ck_assert_int_eq(usock_recv(b2, &c, 1, fw), 1);
-	assert_creds(fw, pid, NOBODY, NOBODY);
+	assert_msg_creds(fw, pid, NOBODY, NOBODY);
 
 	ck_assert_int_eq(usock_send(arg.theirs, "g", 1, NULL), 1);
 	child_wait_ok(pid);

@@ -19,16 +19,6 @@ static const int sock_types[] = {
 	[USOCK_DGRAM] = SOCK_DGRAM,
 };
 
-static int sockopt_int(int fd, int opt)
-{
-	socklen_t len = sizeof(int);
-	int v = -1;
-
-	ck_assert_msg(getsockopt(fd, SOL_SOCKET, opt, &v, &len) == 0,
-		      "getsockopt(%d, %d): %s", fd, opt, strerror(errno));
-	return v;
-}
-
 /* Both ends are connected to each other: a byte goes across each way. */
 static void assert_connected(int fa, int fb)
 {
@@ -131,20 +121,12 @@ static int child_pair_emfile(void *arg)
 {
 	struct usock *a = (struct usock *)&a, *b = (struct usock *)&b;
 	struct usock *const sa = a, *const sb = b;
-	struct rlimit rl;
 
 	(void)arg;
 	/* Keep 0-2 only, then allow exactly one more fd: a pair needs two. */
 	close_range(3, ~0U, 0);
-	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-	rl.rlim_cur = 4;
-	CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-	if (!kernel_nofile_soft_limit_is(4)) {
-		/* valgrind keeps RLIMIT_NOFILE to itself. */
-		fprintf(stderr, "note: RLIMIT_NOFILE not applied by the kernel "
-				"(valgrind?): EMFILE case not checked\n");
+	if (!child_set_nofile(4, "EMFILE case"))
 		return 0;
-	}
 
 	for (int t = USOCK_SEQPACKET; t <= USOCK_DGRAM; t++) {
 		CHILD_ASSERT_INT_EQ(usock_pair(t, 0, &a, &b), -EMFILE);

@@ -8,18 +8,6 @@
 
 #include "helpers.h"
 
-/* get_creds on a message without credentials: -ENODATA, 0 and -1s. */
-static void assert_no_creds(const struct usock_msg *m)
-{
-	int32_t pid = 42;
-	uint32_t uid = 42, gid = 42;
-
-	ck_assert_int_eq(usock_msg_get_creds(m, &pid, &uid, &gid), -ENODATA);
-	ck_assert_int_eq(pid, 0);
-	ck_assert_uint_eq(uid, (uint32_t)-1);
-	ck_assert_uint_eq(gid, (uint32_t)-1);
-}
-
 START_TEST(test_new_is_empty)
 {
 	struct usock_msg *m = msg_new_ok();
@@ -84,7 +72,7 @@ END_TEST
 START_TEST(test_add_limit)
 {
 	struct usock_msg *m = msg_new_ok();
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int fd = devnull();
 
 	ck_assert_int_ge(fd, 0);
 	for (int i = 0; i < USOCK_MAX_FDS; i++)
@@ -116,7 +104,7 @@ START_TEST(test_add_busy)
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	spare = devnull();
 	ck_assert_int_ge(spare, 0);
 	send_fds_ok(a, "two", 3, p, 2);
 
@@ -215,7 +203,7 @@ START_TEST(test_dispose_closes_received)
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	f = devnull();
 	ck_assert_int_ge(f, 0);
 	sent[0] = p[0];
 	sent[1] = p[1];

@@ -40,16 +40,6 @@ static void assert_peer(const struct usock *s, pid_t pid, uid_t uid, gid_t gid)
 	ck_assert_uint_eq(g, gid);
 }
 
-static uid_t unprivileged_uid(void)
-{
-	return geteuid() == 0 ? NOBODY : geteuid();
-}
-
-static gid_t unprivileged_gid(void)
-{
-	return geteuid() == 0 ? NOBODY : getegid();
-}
-
 START_TEST(test_peer_creds_pair)
 {
 	struct usock *a, *b;
@@ -176,18 +166,6 @@ START_TEST(test_peer_groups)
 	usock_close(b);
 }
 END_TEST
-
-static void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
-			     gid_t gid)
-{
-	int32_t p = 0;
-	uint32_t u = 0, g = 0;
-
-	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), 0);
-	ck_assert_int_eq(p, pid);
-	ck_assert_uint_eq(u, uid);
-	ck_assert_uint_eq(g, gid);
-}
 
 /*
  * 1 while the process a pidfd names lives, 0 once it is gone: the answer

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "raw.h"
 
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83
@@ -35,49 +36,23 @@ static void send_n(struct usock *s, const char *payload, unsigned int n)
 #define MAX_RAW 8
 
 /*
- * sendmsg() data with the n fds: in one SCM_RIGHTS, or (split) in one
- * SCM_RIGHTS per fd, which the kernel merges on arrival. Returns what
- * sendmsg returned (or -errno).
+ * raw_send() the string data with the n fds: in one SCM_RIGHTS, or (split)
+ * in one SCM_RIGHTS per fd, which the kernel merges on arrival.
  */
-static ssize_t raw_send(int sock, const char *data, const int *fds, int n,
+static ssize_t send_raw(int sock, const char *data, const int *fds, int n,
 			bool split)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int)) * MAX_RAW];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)data,
-			     .iov_len = strlen(data) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-	ssize_t r;
+	struct raw_ctl ctl = { .fds = fds,
+			       .nfds = (unsigned int)n,
+			       .nblocks = split ? (unsigned int)n : 1 };
 
-	memset(&ctl, 0, sizeof(ctl));
-	if (n > 0) {
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = split ? CMSG_SPACE(sizeof(int)) * (size_t)n
-					  : CMSG_SPACE(sizeof(int) * (size_t)n);
-		c = CMSG_FIRSTHDR(&mh);
-		for (int i = 0; i < n; i++) {
-			if (!split && i > 0)
-				break;
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len =
-				CMSG_LEN(sizeof(int) * (split ? 1 : (size_t)n));
-			memcpy(CMSG_DATA(c), split ? &fds[i] : fds,
-			       split ? sizeof(int) : sizeof(int) * (size_t)n);
-			c = CMSG_NXTHDR(&mh, c);
-		}
-	}
-	r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	return r < 0 ? -errno : r;
+	return raw_send(sock, data, strlen(data), &ctl, 0);
 }
 
-static void raw_send_ok(int sock, const char *data, const int *fds, int n,
+static void send_raw_ok(int sock, const char *data, const int *fds, int n,
 			bool split)
 {
-	ssize_t r = raw_send(sock, data, fds, n, split);
+	ssize_t r = send_raw(sock, data, fds, n, split);
 
 	ck_assert_msg(r == (ssize_t)strlen(data), "sendmsg(%d fds): %zd", n, r);
 }
@@ -94,25 +69,6 @@ static void make_fds(int *fds, int n)
 	}
 }
 
-static void close_fds(const int *fds, int n)
-{
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-}
-
-/* Fail unless the fd table equals t right now (numbers and targets). */
-static void assert_table_is(const struct fd_table *t)
-{
-	struct fd_table now;
-	char diff[1024];
-	bool same;
-
-	fd_table_snapshot(&now);
-	same = fd_table_same(t, &now, diff, sizeof(diff));
-	fd_table_free(&now);
-	ck_assert_msg(same, "fd table changed: %s", diff);
-}
-
 /* recv into m (or NULL) expecting err, then the fd table as before. */
 static void expect_rejected(struct usock *b, struct usock_msg *m, int err)
 {
@@ -121,7 +77,7 @@ static void expect_rejected(struct usock *b, struct usock_msg *m, int err)
 
 	fd_table_snapshot(&t);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), err);
-	assert_table_is(&t);
+	assert_fd_table_is(&t);
 	fd_table_free(&t);
 	if (m)
 		ck_assert_int_eq(usock_msg_get_nfds(m), 0);
@@ -296,27 +252,13 @@ static int child_quota_vs_emfile(void *p)
 {
 	struct slots_arg *a = p;
 	struct usock_msg *m;
-	struct rlimit rl;
-	int highest, filler[1024], n = 0, extra;
+	int highest = fd_highest(), filler[1024], n, extra;
 	char buf[3];
 
 	CHILD_ASSERT_INT_EQ(usock_msg_new(&m), 0);
-	highest = fd_highest();
-	for (int fd = 3; fd < highest; fd++) {
-		if (fd_is_open(fd))
-			continue;
-		CHILD_ASSERT(n < 1024);
-		filler[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		CHILD_ASSERT_INT_EQ(filler[n], fd);
-		n++;
-	}
+	n = child_fill_fd_holes(highest, filler, 1024);
 	/* Two free slots: highest + 1 and highest + 2. */
-	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-	rl.rlim_cur = (rlim_t)highest + 3;
-	CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-	if (!kernel_nofile_soft_limit_is((unsigned long)highest + 3)) {
-		fprintf(stderr, "note: RLIMIT_NOFILE not applied by the kernel "
-				"(valgrind?): precedence not checked\n");
+	if (!child_set_nofile((unsigned long)highest + 3, "precedence")) {
 		usock_msg_free(m);
 		return 0;
 	}
@@ -327,7 +269,7 @@ static int child_quota_vs_emfile(void *p)
 	CHILD_ASSERT(!fd_is_open(highest + 2));
 
 	/* Two fds, one free slot: the table is full. */
-	extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	extra = devnull();
 	CHILD_ASSERT_INT_EQ(extra, highest + 1);
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 3, m), -EMFILE);
 	CHILD_ASSERT_INT_EQ(usock_msg_get_nfds(m), 0);
@@ -392,7 +334,7 @@ START_TEST(test_quota_zero)
 		ck_assert_uint_eq(fd_count(), before);
 	} else {
 		ck_assert_int_eq(passrights(b), 0);
-		ck_assert_int_eq(raw_send(usock_get_fd(a), "fd", fds, 2, false),
+		ck_assert_int_eq(send_raw(usock_get_fd(a), "fd", fds, 2, false),
 				 -EPERM);
 		ck_assert_int_eq(usock_send(a, "fds", 3, m), -EPERM);
 		assert_nothing_queued(b);
@@ -423,11 +365,11 @@ START_TEST(test_quota_zero)
 
 	/* One at a time: on a stream, plain bytes would run into the next
 	 * write that carries fds. */
-	raw_send_ok(usock_get_fd(a), "fd", fds, 2, false);
+	send_raw_ok(usock_get_fd(a), "fd", fds, 2, false);
 	expect_rejected(b, m, -E2BIG);
 	ck_assert_int_eq(usock_send(a, "next", 4, NULL), 4);
 	expect_plain(b, m, "next");
-	raw_send_ok(usock_get_fd(a), "fd", fds, 1, false);
+	send_raw_ok(usock_get_fd(a), "fd", fds, 1, false);
 	expect_rejected(b, NULL, -E2BIG);
 	ck_assert_int_eq(usock_send(a, "last", 4, NULL), 4);
 	expect_plain(b, NULL, "last");
@@ -459,9 +401,9 @@ START_TEST(test_padding_trap_raw)
 	ck_assert_int_eq(usock_set_max_fds(b, (unsigned int)max), 0);
 	make_fds(fds, max + 1);
 
-	raw_send_ok(usock_get_fd(a), "one", fds, max + 1, false);
-	raw_send_ok(usock_get_fd(a), "two", fds, max + 1, true);
-	raw_send_ok(usock_get_fd(a), "fit", fds, max, true);
+	send_raw_ok(usock_get_fd(a), "one", fds, max + 1, false);
+	send_raw_ok(usock_get_fd(a), "two", fds, max + 1, true);
+	send_raw_ok(usock_get_fd(a), "fit", fds, max, true);
 	ck_assert_int_eq(usock_send(a, "end", 3, NULL), 3);
 	expect_rejected(b, m, -E2BIG);
 	expect_rejected(b, NULL, -E2BIG);
@@ -500,8 +442,8 @@ START_TEST(test_padding_trap_kernel)
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
 	make_fds(fds, 2);
-	raw_send_ok(usock_get_fd(a), "x", fds, 2, false);
-	raw_send_ok(usock_get_fd(a), "y", fds, 2, false);
+	send_raw_ok(usock_get_fd(a), "x", fds, 2, false);
+	send_raw_ok(usock_get_fd(a), "y", fds, 2, false);
 
 	mh.msg_control = ctl.buf;
 	mh.msg_controllen = CMSG_SPACE(sizeof(int));
@@ -583,8 +525,8 @@ START_TEST(test_never_beyond_quota)
 	if (cases[_i].pidfd)
 		ck_assert_int_eq(usock_set_passpidfd(b, 1), 0);
 	make_fds(fds, max + 2);
-	raw_send_ok(usock_get_fd(a), "big", fds, max + 2, false);
-	raw_send_ok(usock_get_fd(a), "fit", fds, max, false);
+	send_raw_ok(usock_get_fd(a), "big", fds, max + 2, false);
+	send_raw_ok(usock_get_fd(a), "fit", fds, max, false);
 
 	size = fdtable_size();
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -606,7 +548,7 @@ START_TEST(test_never_beyond_quota)
 		leave = max + cases[_i].pidfd;
 		ck_assert_int_ge(free_slots, leave);
 		while (nfill < free_slots - leave) {
-			filler[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			filler[nfill] = devnull();
 			ck_assert_int_ge(filler[nfill], 0);
 			ck_assert_int_lt(filler[nfill], size);
 			nfill++;
@@ -652,10 +594,10 @@ static int child_hostile(void *p)
 	int s = usock_get_fd(a->mine);
 
 	usock_close(a->theirs);
-	CHILD_ASSERT_INT_EQ(raw_send(s, "four", a->fds, 4, false), 4);
-	CHILD_ASSERT_INT_EQ(raw_send(s, "five", a->fds, 5, false), 4);
-	CHILD_ASSERT_INT_EQ(raw_send(s, "fiv2", a->fds, 5, true), 4);
-	CHILD_ASSERT_INT_EQ(raw_send(s, "next", a->fds + 4, 1, false), 4);
+	CHILD_ASSERT_INT_EQ(send_raw(s, "four", a->fds, 4, false), 4);
+	CHILD_ASSERT_INT_EQ(send_raw(s, "five", a->fds, 5, false), 4);
+	CHILD_ASSERT_INT_EQ(send_raw(s, "fiv2", a->fds, 5, true), 4);
+	CHILD_ASSERT_INT_EQ(send_raw(s, "next", a->fds + 4, 1, false), 4);
 	usock_close(a->mine);
 	return 0;
 }

@@ -12,21 +12,6 @@
 
 #define TEN 10
 
-/* Open /dev/null TEN times (close-on-exec) into fds. */
-static void open_ten(int fds[TEN])
-{
-	for (int i = 0; i < TEN; i++) {
-		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		ck_assert_int_ge(fds[i], 0);
-	}
-}
-
-static void close_ten(const int fds[TEN])
-{
-	for (int i = 0; i < TEN; i++)
-		close(fds[i]);
-}
-
 /* _i: USOCK_SEQPACKET or USOCK_DGRAM; recv (even) or recvv (odd) below. */
 START_TEST(test_payload_truncated)
 {
@@ -39,7 +24,7 @@ START_TEST(test_payload_truncated)
 	size_t before;
 
 	pair_ok(type, 0, &a, &b);
-	open_ten(fds);
+	devnull_fds(fds, TEN);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	send_fds_ok(a, "0123456789", 10, fds, 3);
 	send_fds_ok(a, "next", 4, p, 1);
@@ -75,7 +60,7 @@ START_TEST(test_payload_truncated)
 	ck_assert_uint_eq(fd_count(), before);
 
 	usock_msg_free(m);
-	close_ten(fds);
+	close_fds(fds, TEN);
 	close(p[0]);
 	close(p[1]);
 	usock_close(a);
@@ -92,14 +77,14 @@ START_TEST(test_null_msg_closes_fds)
 	size_t before;
 
 	pair_ok(_i, 0, &a, &b);
-	open_ten(fds);
+	devnull_fds(fds, TEN);
 	send_fds_ok(a, "ten", 3, fds, TEN);
 	before = fd_count();
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 3);
 	ck_assert(memcmp(buf, "ten", 3) == 0);
 	ck_assert_uint_eq(fd_count(), before);
 
-	close_ten(fds);
+	close_fds(fds, TEN);
 	usock_close(a);
 	usock_close(b);
 }
@@ -110,46 +95,19 @@ struct rlimit_arg {
 	int type;
 };
 
-/*
- * Leave exactly three free fd slots under RLIMIT_NOFILE: fill every hole
- * below the highest open fd, then set the limit three above it. Returns the
- * number of filler fds opened into filler[]; *limit is the new soft limit.
- */
-static int leave_three_slots(int *filler, int max, unsigned long *limit)
-{
-	struct rlimit rl;
-	int highest = fd_highest(), n = 0;
-
-	for (int fd = 3; fd < highest; fd++) {
-		if (fd_is_open(fd))
-			continue;
-		CHILD_ASSERT(n < max);
-		filler[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		CHILD_ASSERT_INT_EQ(filler[n], fd);
-		n++;
-	}
-	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-	*limit = (unsigned long)highest + 4;
-	rl.rlim_cur = *limit;
-	CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-	return n;
-}
-
 static int child_emfile(void *p)
 {
 	struct rlimit_arg *a = p;
 	struct usock_msg *m;
-	struct fd_table before, after;
-	int filler[1024], nfill;
-	unsigned long limit;
-	char buf[16], diff[1024];
+	struct fd_table before;
+	int filler[1024], nfill, highest = fd_highest();
+	char buf[16];
 
 	CHILD_ASSERT_INT_EQ(usock_msg_new(&m), 0);
-	nfill = leave_three_slots(filler, 1024, &limit);
-	if (!kernel_nofile_soft_limit_is(limit)) {
-		/* valgrind keeps RLIMIT_NOFILE to itself. */
-		fprintf(stderr, "note: RLIMIT_NOFILE not applied by the kernel "
-				"(valgrind?): EMFILE case not checked\n");
+	/* Exactly three free fd slots: every hole below the highest open fd
+	 * filled, the limit three above it. */
+	nfill = child_fill_fd_holes(highest, filler, 1024);
+	if (!child_set_nofile((unsigned long)highest + 4, "EMFILE case")) {
 		usock_msg_free(m);
 		return 0;
 	}
@@ -158,10 +116,7 @@ static int child_emfile(void *p)
 	fd_table_snapshot(&before);
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, sizeof(buf), m), -EMFILE);
 	CHILD_ASSERT_INT_EQ(usock_msg_get_nfds(m), 0);
-	fd_table_snapshot(&after);
-	if (!fd_table_same(&before, &after, diff, sizeof(diff)))
-		child_fail(__FILE__, __LINE__, "fd table changed: %s", diff);
-	fd_table_free(&after);
+	CHILD_ASSERT_FD_TABLE_IS(&before);
 
 	/* The next message is intact. */
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, sizeof(buf), m), 4);
@@ -171,18 +126,12 @@ static int child_emfile(void *p)
 
 	/* Truncated payload and truncated fds: -EMFILE wins. */
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 2, m), -EMFILE);
-	fd_table_snapshot(&after);
-	if (!fd_table_same(&before, &after, diff, sizeof(diff)))
-		child_fail(__FILE__, __LINE__, "fd table changed: %s", diff);
-	fd_table_free(&after);
+	CHILD_ASSERT_FD_TABLE_IS(&before);
 
 	/* Without a message the lost fds are no error. */
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, sizeof(buf), NULL), 4);
 	CHILD_ASSERT(memcmp(buf, "null", 4) == 0);
-	fd_table_snapshot(&after);
-	if (!fd_table_same(&before, &after, diff, sizeof(diff)))
-		child_fail(__FILE__, __LINE__, "fd table changed: %s", diff);
-	fd_table_free(&after);
+	CHILD_ASSERT_FD_TABLE_IS(&before);
 	fd_table_free(&before);
 
 	/* Still usable afterwards. */
@@ -206,7 +155,7 @@ START_TEST(test_emfile)
 
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &before), 0);
 	pair_ok(_i, 0, &a, &arg.b);
-	open_ten(fds);
+	devnull_fds(fds, TEN);
 	/* Queued before the child starts; exact reads keep STREAM apart. */
 	send_fds_ok(a, "ten!", 4, fds, TEN);
 	send_fds_ok(a, "next", 4, fds, 1);
@@ -220,7 +169,7 @@ START_TEST(test_emfile)
 	/* The parent's limit was never touched. */
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &after), 0);
 	ck_assert_uint_eq(after.rlim_cur, before.rlim_cur);
-	close_ten(fds);
+	close_fds(fds, TEN);
 	usock_close(a);
 	usock_close(arg.b);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "../raw.h"
 #include "usock.h"
 
 /* ---- heap accounting (alloc-count.c) ----------------------------------- */
@@ -96,9 +97,13 @@ int rtt_run(const struct rtt_spec *spec, enum impl impl,
  * epoll; each passes one fd and waits for an acknowledgement. */
 int scale_run(unsigned int clients, enum impl impl, struct run_result *res);
 
-/* ---- the raw implementation (raw.c) ------------------------------------ */
+/* ---- the raw implementation -------------------------------------------- */
 
-/* Control buffers sized as the library sizes its own. */
+/*
+ * It sends with the tests' raw sender (../raw.c: raw_send, raw_build_ctl
+ * for sendmmsg) and receives with raw-recv.c. Control buffers sized as the
+ * library sizes its own.
+ */
 union raw_tx_ctl {
 	struct cmsghdr align;
 	char buf[CMSG_SPACE(sizeof(struct ucred)) +
@@ -119,11 +124,6 @@ struct raw_rx {
 	int fds[USOCK_MAX_FDS];
 };
 
-/* One SCM_RIGHTS cmsg with fds into buf; returns the bytes used. */
-size_t raw_build_ctl(void *buf, const int *fds, unsigned int nfds);
-/* One sendmsg(MSG_NOSIGNAL); the byte count or a negative errno. */
-ssize_t raw_send_one(int fd, const void *buf, size_t len, const int *fds,
-		     unsigned int nfds);
 /* After recvmsg returned n >= 0: fds and credentials into rx; truncation
  * closes the fds and fails; 0 bytes is end of file (-EPIPE). */
 ssize_t raw_parse(const struct msghdr *mh, ssize_t n, struct raw_rx *rx);

@@ -63,7 +63,7 @@ for mode in $modes; do
 	callgrind_annotate --inclusive=yes --tree=caller "$out" >"$tmp/ann"
 	line=$mode
 	calls=0
-	for fn in usock_send raw_send_one usock_recv raw_recv_one; do
+	for fn in usock_send raw_send usock_recv raw_recv_one; do
 		r=$(per_call "$tmp/ann" "$fn")
 		ir=${r%% *}
 		n=${r##* }

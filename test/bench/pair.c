@@ -27,6 +27,7 @@ struct pair_ctx {
 	int raw[2]; /* raw: [0] sends, [1] receives */
 	struct usock *tx, *rx; /* libusock */
 	int pass[MAX_PASS]; /* the fds sent with every message */
+	struct raw_ctl raw_ctl; /* raw: pass and nfds, in one SCM_RIGHTS */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -59,8 +60,9 @@ static int raw_send_batch(struct pair_ctx *c, unsigned int k)
 		mh->msg_iovlen = 1;
 		if (c->nfds) {
 			mh->msg_control = c->tx_ctl[i].buf;
-			mh->msg_controllen = raw_build_ctl(c->tx_ctl[i].buf,
-							   c->pass, c->nfds);
+			mh->msg_controllen = raw_build_ctl(
+				c->tx_ctl[i].buf, sizeof(c->tx_ctl[i].buf),
+				&c->raw_ctl);
 		}
 	}
 	do
@@ -77,8 +79,7 @@ static long send_some(struct pair_ctx *c, unsigned int k)
 
 	switch (c->impl) {
 	case IMPL_RAW:
-		r = raw_send_one(c->raw[0], c->tx_buf, s->len, c->pass,
-				 c->nfds);
+		r = raw_send(c->raw[0], c->tx_buf, s->len, &c->raw_ctl, 0);
 		return r < 0 ? r : 1;
 	case IMPL_LIB:
 		r = usock_send(c->tx, c->tx_buf, s->len,
@@ -386,6 +387,9 @@ int pair_run(const struct pair_spec *spec, enum impl impl,
 	c->impl = impl;
 	c->raw_impl = impl == IMPL_RAW || impl == IMPL_RAW_BATCH;
 	c->nfds = mode_nfds(spec->mode);
+	c->raw_ctl = (struct raw_ctl){ .fds = c->pass,
+				       .nfds = c->nfds,
+				       .nblocks = 1 };
 	c->batch = impl == IMPL_RAW_BATCH || impl == IMPL_LIB_BATCH
 			   ? spec->batch
 			   : 1;

@@ -70,7 +70,11 @@ static int end_send(struct end *e, const void *buf, int fd)
 	ssize_t r;
 
 	if (e->impl == IMPL_RAW) {
-		r = raw_send_one(e->fd, buf, e->len, &fd, fd >= 0);
+		struct raw_ctl ctl = { .fds = &fd,
+				       .nfds = fd >= 0,
+				       .nblocks = 1 };
+
+		r = raw_send(e->fd, buf, e->len, &ctl, 0);
 	} else {
 		usock_msg_reset(e->tx);
 		if (fd >= 0)

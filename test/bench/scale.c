@@ -52,6 +52,7 @@ static int raw_client(const char *name, int pass)
 {
 	struct sockaddr_un sa;
 	socklen_t salen = abstract_addr(&sa, name);
+	struct raw_ctl ctl = { .fds = &pass, .nfds = 1, .nblocks = 1 };
 	char buf[8];
 	ssize_t r;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -64,7 +65,7 @@ static int raw_client(const char *name, int pass)
 	if (r < 0)
 		return errno;
 	do
-		r = raw_send_one(fd, "request", 8, &pass, 1);
+		r = raw_send(fd, "request", 8, &ctl, 0);
 	while (r == -ETOOMANYREFS && usleep(1000) == 0);
 	if (r < 0)
 		return (int)-r;
@@ -203,7 +204,7 @@ static int serve(struct server *sv, const struct epoll_event *ev)
 		if (passed >= 0) {
 			close(passed);
 			sv->open_now--;
-			r = raw_send_one(fd, "k", 1, NULL, 0);
+			r = raw_send(fd, "k", 1, NULL, 0);
 		}
 		close(fd);
 	}

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../helpers.h"
-#include "raw.h"
+#include "../raw.h"
 
 #define TEN 10
 
@@ -23,27 +23,6 @@ struct slots_arg {
 	struct usock *b;
 	int slots;
 };
-
-/* Set the soft RLIMIT_NOFILE; the hard limit stays, so it can go back. */
-static void set_soft_nofile(rlim_t soft)
-{
-	struct rlimit rl;
-
-	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-	rl.rlim_cur = soft;
-	CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-}
-
-static void child_same_table(const struct fd_table *before, int line)
-{
-	struct fd_table now;
-	char diff[1024];
-
-	fd_table_snapshot(&now);
-	if (!fd_table_same(before, &now, diff, sizeof(diff)))
-		child_fail(__FILE__, line, "fd table changed: %s", diff);
-	fd_table_free(&now);
-}
 
 /*
  * Fill every hole below the highest open fd and set the soft limit so that
@@ -56,45 +35,32 @@ static int child_free_slots(void *p)
 	struct usock_msg *m;
 	struct fd_table before;
 	struct rlimit orig;
-	int filler[1024], nfill = 0, highest;
-	rlim_t limit;
+	int filler[1024], nfill, highest;
+	unsigned long limit;
 	char buf[8];
 
 	CHILD_ASSERT_INT_EQ(usock_msg_new(&m), 0);
 	CHILD_ASSERT(getrlimit(RLIMIT_NOFILE, &orig) == 0);
 	highest = fd_highest();
-	for (int fd = 3; fd < highest; fd++) {
-		if (fd_is_open(fd))
-			continue;
-		CHILD_ASSERT(nfill < 1024);
-		filler[nfill] = devnull();
-		CHILD_ASSERT_INT_EQ(filler[nfill], fd);
-		nfill++;
-	}
+	nfill = child_fill_fd_holes(highest, filler, 1024);
 	fd_table_snapshot(&before);
 	/* One slot more first: reading /proc/self/limits takes one. */
-	limit = (rlim_t)highest + 2 + (rlim_t)a->slots;
-	set_soft_nofile(limit);
-	if (!kernel_nofile_soft_limit_is((unsigned long)limit)) {
-		/* valgrind keeps RLIMIT_NOFILE to itself. */
-		fprintf(stderr,
-			"note: RLIMIT_NOFILE not applied by the kernel "
-			"(valgrind?): %d free slots not checked\n",
-			a->slots);
-		set_soft_nofile(orig.rlim_cur);
+	limit = (unsigned long)highest + 2 + (unsigned long)a->slots;
+	if (!child_set_nofile(limit, "free fd slots")) {
+		child_set_nofile(orig.rlim_cur, NULL);
 		for (int i = 0; i < 4; i++)
 			CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 4, NULL), 4);
 		goto out;
 	}
-	set_soft_nofile(--limit);
+	child_set_nofile(--limit, NULL);
 
 	/* Ten fds, too few slots: -EMFILE, no fd left, message consumed. */
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 4, m), -EMFILE);
 	CHILD_ASSERT_INT_EQ(usock_msg_get_nfds(m), 0);
 	CHILD_ASSERT(memcmp(buf, "ten!", 4) == 0);
-	set_soft_nofile(orig.rlim_cur);
-	child_same_table(&before, __LINE__);
-	set_soft_nofile(limit);
+	child_set_nofile(orig.rlim_cur, NULL);
+	CHILD_ASSERT_FD_TABLE_IS(&before);
+	child_set_nofile(limit, NULL);
 
 	/* The next message is whole (with an fd if one slot is free). */
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 4, m), 4);
@@ -108,8 +74,8 @@ static int child_free_slots(void *p)
 	CHILD_ASSERT_INT_EQ(usock_recv(a->b, buf, 4, m), 4);
 	CHILD_ASSERT(memcmp(buf, "last", 4) == 0);
 	CHILD_ASSERT_INT_EQ(usock_msg_get_nfds(m), 0);
-	set_soft_nofile(orig.rlim_cur);
-	child_same_table(&before, __LINE__);
+	child_set_nofile(orig.rlim_cur, NULL);
+	CHILD_ASSERT_FD_TABLE_IS(&before);
 out:
 	fd_table_free(&before);
 	for (int i = 0; i < nfill; i++)
@@ -186,10 +152,7 @@ static int child_toomanyrefs(void *p)
 		CHILD_ASSERT(setgid(uid) == 0);
 		CHILD_ASSERT(setuid(uid) == 0);
 	}
-	set_soft_nofile(REFS_LIMIT);
-	if (!kernel_nofile_soft_limit_is(REFS_LIMIT)) {
-		fprintf(stderr, "note: RLIMIT_NOFILE not applied by the kernel "
-				"(valgrind?): ETOOMANYREFS not checked\n");
+	if (!child_set_nofile(REFS_LIMIT, "ETOOMANYREFS")) {
 		n = -1;
 		CHILD_ASSERT(write(a->status[1], &n, sizeof(n)) == sizeof(n));
 		usock_close(a->mine);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "../helpers.h"
-#include "raw.h"
+#include "../raw.h"
 
 #define HAMMER_FDS 4
 #define MIN_FDS 80000
@@ -62,19 +62,11 @@ static int child_sender(void *p)
 	return 0;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void *receiver(void *p)
 {
 	struct hammer *h = p;
 	struct usock_msg *m = NULL;
-	double end = now() + MAX_SECONDS;
+	double end = now_seconds() + MAX_SECONDS;
 	char buf[8];
 
 	if (usock_msg_new(&m) < 0) {
@@ -83,7 +75,7 @@ static void *receiver(void *p)
 	}
 	while (h->fds < MIN_FDS ||
 	       (__atomic_load_n(&h->execs, __ATOMIC_RELAXED) < MIN_EXECS &&
-		now() < end)) {
+		now_seconds() < end)) {
 		ssize_t r = usock_recv(h->rx, buf, sizeof(buf), m);
 
 		if (r != 3 || usock_msg_get_nfds(m) != HAMMER_FDS) {
@@ -103,56 +95,19 @@ out:
 	return NULL;
 }
 
-/*
- * fork and exec the checker; parse its report. Returns how many of the
- * fds it inherited are copies of the target, or -1 on a failure (described
- * in err). Only async-signal-safe calls in the child: other threads run.
- */
+/* How many of the fds the checker inherited are copies of the target, or
+ * -1 on a failure (described in err). */
 static long run_checker(const struct hammer *h, size_t *n_inherited, char *err,
 			size_t errlen)
 {
-	char text[16384], *line, *save;
-	size_t len = 0, n;
+	struct fd_report r;
 	long hits = 0;
-	int out[2], status = 0;
-	ssize_t r;
-	pid_t pid;
 
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+	if (fdcount_run(h->prog, &r, err, errlen) < 0)
 		return -1;
-	}
-	pid = fork();
-	if (pid == 0) {
-		if (dup2(out[1], STDOUT_FILENO) == STDOUT_FILENO)
-			execl(h->prog, h->prog, (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	while ((r = read(out[0], text + len, sizeof(text) - 1 - len)) > 0)
-		len += (size_t)r;
-	close(out[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "checker failed (pid %d, status %#x)",
-			 (int)pid, (unsigned)status);
-		return -1;
-	}
-	text[len] = '\0';
-	line = strtok_r(text, "\n", &save);
-	if (!line || sscanf(line, "%zu", &n) != 1) {
-		snprintf(err, errlen, "checker said nothing");
-		return -1;
-	}
-	*n_inherited = n;
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-		unsigned long long dev, ino;
-		int fd;
-
-		if (sscanf(line, "%d %llu %llu", &fd, &dev, &ino) == 3 &&
-		    (dev_t)dev == h->target.dev && (ino_t)ino == h->target.ino)
-			hits++;
-	}
+	*n_inherited = r.n;
+	for (size_t i = 0; i < r.n; i++)
+		hits += fid_eq(r.fds[i].id, h->target);
 	return hits;
 }
 
@@ -179,35 +134,15 @@ static void *exec_loop(void *p)
 	return NULL;
 }
 
-/* Fds above 2 at the start that an exec keeps (as in the cloexec suite:
- * at or above the soft limit they are valgrind's own). */
-static size_t baseline_inheritable(void)
-{
-	const struct fd_table *t = fd_baseline();
-	struct rlimit rl;
-	size_t n = 0;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	for (size_t i = 0; i < t->n; i++) {
-		int fd = t->entries[i].fd;
-
-		if (fd > 2 && (rlim_t)fd < rl.rlim_cur && fd_cloexec(fd) == 0)
-			n++;
-	}
-	return n;
-}
-
 START_TEST(test_cloexec_hammer)
 {
-	struct hammer h = { .prog = getenv("USOCK_TEST_FDCOUNT") };
+	struct hammer h = { .prog = fdcount_path() };
 	pthread_t rx, ex;
 	char err[160];
 	size_t n;
 	int p[2], plain;
 	pid_t pid;
 
-	ck_assert_msg(h.prog != NULL,
-		      "USOCK_TEST_FDCOUNT is not set: run through meson test");
 	h.inheritable = baseline_inheritable();
 	pair_ok(USOCK_SEQPACKET, 0, &h.tx, &h.rx);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);

@@ -17,22 +17,7 @@
 #include <unistd.h>
 
 #include "../helpers.h"
-#include "raw.h"
-
-/* Open n fds on /dev/null. */
-static void open_n(int *fds, int n)
-{
-	for (int i = 0; i < n; i++) {
-		fds[i] = devnull();
-		ck_assert_int_ge(fds[i], 0);
-	}
-}
-
-static void close_n(const int *fds, int n)
-{
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-}
+#include "../raw.h"
 
 static void assert_fds(struct usock_msg *m, const int *want, int n)
 {
@@ -62,7 +47,7 @@ START_TEST(test_253_to_quota_4)
 
 	pair_ok(_i, 0, &a, &b);
 	sock = usock_get_fd(a);
-	open_n(fds, USOCK_MAX_FDS);
+	devnull_fds(fds, USOCK_MAX_FDS);
 	ck_assert_int_eq(usock_set_max_fds(b, 4), 0);
 	ck_assert_int_eq(raw_send(sock, "big", 3, &big, 0), 3);
 	ck_assert_int_eq(raw_send(sock, "ok", 2, &four, 0), 2);
@@ -84,7 +69,7 @@ START_TEST(test_253_to_quota_4)
 	ck_assert(memcmp(buf, "end", 3) == 0);
 	assert_nothing_queued(b);
 
-	close_n(fds, USOCK_MAX_FDS);
+	close_fds(fds, USOCK_MAX_FDS);
 	usock_msg_free(m);
 	usock_close(a);
 	usock_close(b);
@@ -134,8 +119,8 @@ START_TEST(test_rights_blocks)
 	ck_assert_uint_eq(fd_count(), before);
 	assert_nothing_queued(b);
 
-	close_n(p, 2);
-	close_n(q, 2);
+	close_fds(p, 2);
+	close_fds(q, 2);
 	close(fds[4]);
 	usock_msg_free(m);
 	usock_close(a);
@@ -158,7 +143,7 @@ START_TEST(test_fds_empty_payload)
 	size_t before;
 
 	pair_ok(_i, 0, &a, &b);
-	open_n(fds, 2);
+	devnull_fds(fds, 2);
 	before = fd_count();
 	if (_i == USOCK_STREAM) {
 		ck_assert_int_eq(raw_send(usock_get_fd(a), "", 0, &two, 0), 0);
@@ -191,7 +176,7 @@ START_TEST(test_fds_empty_payload)
 		}
 	}
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
-	close_n(fds, 2);
+	close_fds(fds, 2);
 	usock_msg_free(m);
 	usock_close(b);
 }
@@ -399,7 +384,7 @@ START_TEST(test_peer_dies)
 	pid_t pid;
 
 	pair_ok(_i, 0, &arg.mine, &arg.theirs);
-	open_n(arg.fds, 3);
+	devnull_fds(arg.fds, 3);
 	pid = child_spawn(child_dies, &arg);
 	usock_close(arg.mine);
 	ck_assert_int_eq(usock_send(arg.theirs, "unread", 6, NULL), 6);
@@ -426,7 +411,7 @@ START_TEST(test_peer_dies)
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	ck_assert_int_eq(usock_send(arg.theirs, "x", 1, NULL), -EPIPE);
 
-	close_n(arg.fds, 3);
+	close_fds(arg.fds, 3);
 	usock_msg_free(m);
 	usock_close(arg.theirs);
 }

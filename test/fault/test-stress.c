@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "../helpers.h"
-#include "raw.h"
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -271,14 +270,6 @@ static void measure(size_t *fds, long *anon, long *rss)
 	*rss = status_kib("VmRSS");
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /*
  * USOCK_SOAK_MESSAGES messages (default 100,000; CI runs 1,000,000) with
  * one to three fds each through one SEQPACKET pair, in bursts of 16: the
@@ -302,7 +293,7 @@ START_TEST(test_soak)
 	long anon_first = 0, anon_end, rss_first = 0, rss_end;
 	unsigned long fds_moved = 0;
 	int fds[3];
-	double t0 = now();
+	double t0 = now_seconds();
 
 	ck_assert_uint_ge(total, 2 * SOAK_FIRST);
 	total -= total % SOAK_BURST;
@@ -347,8 +338,8 @@ START_TEST(test_soak)
 	printf("soak: %lu messages, %lu fds passed in %.1f s\n"
 	       "soak: after %d: %zu fds open, RssAnon %ld KiB (VmRSS %ld)\n"
 	       "soak: at the end: %zu fds open, RssAnon %ld KiB (VmRSS %ld)\n",
-	       total, fds_moved, now() - t0, SOAK_FIRST, fds_first, anon_first,
-	       rss_first, fds_end, anon_end, rss_end);
+	       total, fds_moved, now_seconds() - t0, SOAK_FIRST, fds_first,
+	       anon_first, rss_first, fds_end, anon_end, rss_end);
 	ck_assert_uint_eq(fds_end, fds_first);
 	if (!valgrind && !SOAK_ASAN)
 		ck_assert_int_eq(anon_end, anon_first);

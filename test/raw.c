@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,61 +8,63 @@
 
 #include "raw.h"
 
-#define MAX_RAW_FDS 253
-#define MAX_BLOCKS 8
-
-union raw_buf {
-	struct cmsghdr align;
-	char buf[MAX_BLOCKS * CMSG_SPACE(sizeof(int) * MAX_RAW_FDS) +
-		 CMSG_SPACE(sizeof(struct ucred))];
-};
-
-static struct cmsghdr *put(struct cmsghdr *c, int type, const void *data,
-			   size_t len)
+/* One cmsg at offset used of buf; returns the offset after it. */
+static size_t put(char *buf, size_t len, size_t used, int type,
+		  const void *data, size_t n)
 {
+	struct cmsghdr *c = (struct cmsghdr *)(void *)(buf + used);
+
+	if (CMSG_SPACE(n) > len - used)
+		abort();
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = type;
-	c->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(c), data, len);
-	return (struct cmsghdr *)((char *)c + CMSG_SPACE(len));
+	c->cmsg_len = CMSG_LEN(n);
+	memcpy(CMSG_DATA(c), data, n);
+	memset(CMSG_DATA(c) + n, 0, CMSG_SPACE(n) - CMSG_LEN(n));
+	return used + CMSG_SPACE(n);
+}
+
+static size_t put_creds(char *buf, size_t len, size_t used)
+{
+	struct ucred uc = { getpid(), getuid(), getgid() };
+
+	return put(buf, len, used, SCM_CREDENTIALS, &uc, sizeof(uc));
+}
+
+size_t raw_build_ctl(void *buf, size_t len, const struct raw_ctl *ctl)
+{
+	unsigned int blocks = ctl->nfds ? ctl->nblocks : 0, done = 0;
+	size_t used = 0;
+
+	if (ctl->nfds > RAW_MAX_FDS ||
+	    (ctl->nfds &&
+	     (blocks == 0 || blocks > RAW_MAX_BLOCKS || blocks > ctl->nfds)))
+		abort();
+	for (unsigned int b = 0; b < blocks; b++) {
+		unsigned int k = (ctl->nfds - done) / (blocks - b);
+
+		if (ctl->creds && b == blocks - 1)
+			used = put_creds(buf, len, used);
+		used = put(buf, len, used, SCM_RIGHTS, ctl->fds + done,
+			   k * sizeof(int));
+		done += k;
+	}
+	if (ctl->creds && blocks == 0)
+		used = put_creds(buf, len, used);
+	return used;
 }
 
 ssize_t raw_send(int sock, const void *buf, size_t len,
 		 const struct raw_ctl *ctl, int flags)
 {
-	union raw_buf u;
+	union raw_ctl_buf u;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c = (struct cmsghdr *)u.buf;
-	unsigned int blocks, done = 0;
 	ssize_t n;
 
 	if (ctl && (ctl->nfds || ctl->creds)) {
-		blocks = ctl->nfds ? ctl->nblocks : 0;
-		if (ctl->nfds &&
-		    (blocks == 0 || blocks > MAX_BLOCKS || blocks > ctl->nfds))
-			abort();
-		memset(u.buf, 0, sizeof(u.buf));
-		for (unsigned int b = 0; b < blocks; b++) {
-			unsigned int k = (ctl->nfds - done) / (blocks - b);
-
-			if (ctl->creds && b == blocks - 1) {
-				struct ucred uc = { getpid(), getuid(),
-						    getgid() };
-
-				c = put(c, SCM_CREDENTIALS, &uc, sizeof(uc));
-			}
-			c = put(c, SCM_RIGHTS, ctl->fds + done,
-				k * sizeof(int));
-			done += k;
-		}
-		if (ctl->creds && blocks == 0) {
-			struct ucred uc = { getpid(), getuid(), getgid() };
-
-			c = put(c, SCM_CREDENTIALS, &uc, sizeof(uc));
-		}
 		mh.msg_control = u.buf;
-		mh.msg_controllen = (size_t)((char *)c - u.buf);
+		mh.msg_controllen = raw_build_ctl(u.buf, sizeof(u.buf), ctl);
 	}
 	do
 		n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
@@ -73,7 +74,7 @@ ssize_t raw_send(int sock, const void *buf, size_t len,
 
 ssize_t raw_recv(int sock, void *buf, size_t len, unsigned int *nfds, int flags)
 {
-	union raw_buf u;
+	union raw_ctl_buf u;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &iov,
@@ -105,9 +106,4 @@ ssize_t raw_recv(int sock, void *buf, size_t len, unsigned int *nfds, int flags)
 		}
 	}
 	return n;
-}
-
-int devnull(void)
-{
-	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }

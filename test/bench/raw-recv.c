@@ -1,51 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The raw side of the comparison: what a careful program writes by hand with
- * sendmsg/recvmsg for the same work as usock_send/usock_recv. MSG_NOSIGNAL,
- * MSG_CMSG_CLOEXEC, retry on EINTR, a receive control buffer with room for
- * credentials, a pidfd and USOCK_MAX_FDS fds (the library's size), padding
- * zeroed on send, truncation checked on receive.
+ * sendmsg/recvmsg for the same work as usock_send/usock_recv. It sends with
+ * the tests' raw sender (../raw.c: MSG_NOSIGNAL, retry on EINTR, padding
+ * zeroed); here is its receive side: MSG_CMSG_CLOEXEC, retry on EINTR, a
+ * control buffer with room for credentials, a pidfd and USOCK_MAX_FDS fds
+ * (the library's size), truncation checked.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-size_t raw_build_ctl(void *buf, const int *fds, unsigned int nfds)
-{
-	struct cmsghdr *c = buf;
-	size_t len = sizeof(int) * nfds;
-
-	if (!nfds)
-		return 0;
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(c), fds, len);
-	/* The kernel copies the padding too: never send stack bytes. */
-	memset(CMSG_DATA(c) + len, 0, CMSG_SPACE(len) - CMSG_LEN(len));
-	return CMSG_SPACE(len);
-}
-
-__attribute__((noinline)) ssize_t raw_send_one(int fd, const void *buf,
-					       size_t len, const int *fds,
-					       unsigned int nfds)
-{
-	union raw_tx_ctl ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds) {
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = raw_build_ctl(ctl.buf, fds, nfds);
-	}
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
 
 static void raw_close_all(struct raw_rx *rx)
 {
