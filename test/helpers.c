@@ -691,6 +691,14 @@ double now_seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static void assert_ids(int32_t p, uint32_t u, uint32_t g, pid_t pid, uid_t uid,
+		       gid_t gid)
+{
+	ck_assert_int_eq(p, pid);
+	ck_assert_uint_eq(u, uid);
+	ck_assert_uint_eq(g, gid);
+}
+
 void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
 		      gid_t gid)
 {
@@ -698,9 +706,16 @@ void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
 	uint32_t u = 0, g = 0;
 
 	ck_assert_int_eq(usock_msg_get_creds(m, &p, &u, &g), 0);
-	ck_assert_int_eq(p, pid);
-	ck_assert_uint_eq(u, uid);
-	ck_assert_uint_eq(g, gid);
+	assert_ids(p, u, g, pid, uid, gid);
+}
+
+void assert_peer(const struct usock *s, pid_t pid, uid_t uid, gid_t gid)
+{
+	int32_t p = 0;
+	uint32_t u = 0, g = 0;
+
+	ck_assert_int_eq(usock_get_peer_creds(s, &p, &u, &g), 0);
+	assert_ids(p, u, g, pid, uid, gid);
 }
 
 void assert_no_creds(const struct usock_msg *m)

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -46,6 +47,22 @@ struct test_suite {
 		aligned(sizeof(void *)))) = { #name, name##_suite, need };     \
 	static void name##_suite(Suite *s)
 #define TEST_SUITE(name) TEST_SUITE_NEEDS(name, NULL)
+
+/*
+ * Loop tests over socket types, _i being the USOCK_ type: every type, the
+ * two that keep message boundaries (SEQPACKET, DGRAM), and the two that
+ * connect (SEQPACKET, STREAM).
+ */
+#define tcase_add_types_test(tc, tf)                                           \
+	tcase_add_loop_test((tc), tf, USOCK_SEQPACKET, USOCK_DGRAM + 1)
+#define tcase_add_packet_test(tc, tf)                                          \
+	do {                                                                   \
+		tcase_add_loop_test((tc), tf, USOCK_SEQPACKET,                 \
+				    USOCK_SEQPACKET + 1);                      \
+		tcase_add_loop_test((tc), tf, USOCK_DGRAM, USOCK_DGRAM + 1);   \
+	} while (0)
+#define tcase_add_conn_test(tc, tf)                                            \
+	tcase_add_loop_test((tc), tf, USOCK_SEQPACKET, USOCK_STREAM + 1)
 
 /* Requirements for TEST_SUITE_NEEDS: NULL when met, else the reason. */
 const char *need_root(void);
@@ -169,6 +186,39 @@ child_fail(const char *file, int line, const char *fmt, ...);
 				   "%s == %s (%lld != %lld)", #a, #b, a_, b_); \
 	} while (0)
 
+/*
+ * The two ends of a pair that a forked child talks over: the child uses
+ * mine and closes theirs, the parent the other way round.
+ */
+struct child_pair {
+	struct usock *mine, *theirs;
+};
+
+/*
+ * Threads cannot use ck_assert (check's failure path is not thread-safe): a
+ * thread records its first failure in a struct thread_failure and jumps to
+ * its label fail, where it shuts its socket down so that the thread on the
+ * other end is not left blocked; the test then asserts that none failed.
+ */
+struct thread_failure {
+	char what[200];
+};
+
+#define T_FAIL(f, ...)                                                         \
+	do {                                                                   \
+		snprintf((f)->what, sizeof((f)->what), __VA_ARGS__);           \
+		goto fail;                                                     \
+	} while (0)
+#define T_CHECK_EQ(f, x, y)                                                    \
+	do {                                                                   \
+		long long x_ = (long long)(x), y_ = (long long)(y);            \
+		if (x_ != y_)                                                  \
+			T_FAIL(f, "line %d: %s == %s (%lld != %lld)",          \
+			       __LINE__, #x, #y, x_, y_);                      \
+	} while (0)
+#define assert_thread_ok(who, f)                                               \
+	ck_assert_msg((f)->what[0] == '\0', "%s thread: %s", (who), (f)->what)
+
 /* uid and gid of the unprivileged identity tests drop to. */
 #define NOBODY 65534
 /*
@@ -263,6 +313,8 @@ void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,
 		      gid_t gid);
 /* It carries none: -ENODATA, with pid 0 and uid and gid -1. */
 void assert_no_creds(const struct usock_msg *m);
+/* The peer of s is this (usock_get_peer_creds). */
+void assert_peer(const struct usock *s, pid_t pid, uid_t uid, gid_t gid);
 
 /* Nothing is queued for reading on s (poll without POLLIN). */
 #define assert_nothing_queued(s)                                               \

@@ -358,6 +358,6 @@ TEST_SUITE_NEEDS(interop, need_python_peer)
 	TCase *tc = fd_tcase(s, "python");
 
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_pair, USOCK_SEQPACKET, USOCK_STREAM + 1);
+	tcase_add_conn_test(tc, test_pair);
 	tcase_add_loop_test(tc, test_named, 0, 2);
 }

@@ -338,13 +338,9 @@ START_TEST(test_eof)
 }
 END_TEST
 
-struct late_arg {
-	struct usock *mine, *theirs;
-};
-
 static int child_send_late(void *p)
 {
-	struct late_arg *a = p;
+	struct child_pair *a = p;
 	struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
 
 	usock_close(a->theirs);
@@ -358,7 +354,7 @@ static int child_send_late(void *p)
 /* Blocks for the first message only, then returns what there is. */
 START_TEST(test_waits_for_one)
 {
-	struct late_arg arg;
+	struct child_pair arg;
 	struct iovec in[8];
 	char mem[8 * 8];
 	ssize_t lens[8];
@@ -675,40 +671,20 @@ TEST_SUITE(batch)
 {
 	TCase *tc = fd_tcase(s, "batch");
 
-	tcase_add_loop_test(tc, test_full_batch, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_full_batch, USOCK_DGRAM, USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_zero_and_clamp, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_zero_and_clamp, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_partial, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_partial, USOCK_DGRAM, USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_full_batch);
+	tcase_add_packet_test(tc, test_zero_and_clamp);
+	tcase_add_packet_test(tc, test_partial);
 	tcase_add_loop_test(tc, test_takes_what_is_queued, 0, 6);
-	tcase_add_loop_test(tc, test_waits_for_one, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_waits_for_one);
 	tcase_add_test(tc, test_stream_empty);
 
 	tc = fd_tcase(s, "messages");
-	tcase_add_loop_test(tc, test_per_message_errors, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_per_message_errors, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_send_stops_at_bad_message, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_send_stops_at_bad_message, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_one_object_many_entries, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_one_object_many_entries, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_per_message_errors);
+	tcase_add_packet_test(tc, test_send_stops_at_bad_message);
+	tcase_add_packet_test(tc, test_one_object_many_entries);
 	tcase_add_test(tc, test_recv_same_object_twice);
 	tcase_add_loop_test(tc, test_quota_without_messages, 0, 3);
-	tcase_add_loop_test(tc, test_empty_and_creds, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_empty_and_creds, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_empty_and_creds);
 
 	tc = fd_tcase(s, "eof");
 	tcase_add_loop_test(tc, test_eof, 0, 3);

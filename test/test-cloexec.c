@@ -53,15 +53,11 @@ START_TEST(test_received_cloexec)
 }
 END_TEST
 
-struct sender_arg {
-	struct usock *mine, *theirs;
-};
-
 /* Sends NFDS fds that are not close-on-exec on its side, then exits, so
  * that the parent holds the only references. */
 static int child_send_plain_fds(void *p)
 {
-	struct sender_arg *a = p;
+	struct child_pair *a = p;
 	struct usock_msg *m;
 	int fds[NFDS];
 
@@ -89,7 +85,7 @@ static int child_send_plain_fds(void *p)
 
 START_TEST(test_exec_sees_none)
 {
-	struct sender_arg arg;
+	struct child_pair arg;
 	struct usock_msg *m = msg_new_ok();
 	struct fid got[NFDS], control[2], sock[2], adopted_peer;
 	struct usock *ad;
@@ -158,7 +154,6 @@ TEST_SUITE(cloexec)
 	TCase *tc;
 
 	tc = fd_tcase(s, "cloexec");
-	tcase_add_loop_test(tc, test_received_cloexec, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_received_cloexec);
 	tcase_add_test(tc, test_exec_sees_none);
 }

@@ -956,39 +956,25 @@ TEST_SUITE(connect)
 	tc = fd_tcase(s, "roundtrip");
 	tcase_add_loop_test(tc, test_roundtrip, 0, 6);
 	tcase_add_test(tc, test_dgram_receiver);
-	tcase_add_loop_test(tc, test_nonblock_flags, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
-	tcase_add_loop_test(tc, test_listener_polls, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
-	tcase_add_loop_test(tc, test_backlog_full, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
+	tcase_add_conn_test(tc, test_nonblock_flags);
+	tcase_add_conn_test(tc, test_listener_polls);
+	tcase_add_conn_test(tc, test_backlog_full);
 
 	tc = fd_tcase(s, "names");
-	tcase_add_loop_test(tc, test_name_lengths, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_name_lengths);
 	tcase_add_test(tc, test_at_path);
-	tcase_add_loop_test(tc, test_addrinuse, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_stale_replaced, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_live_not_replaced, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_not_a_socket_kept, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_unlink_on_close, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_addrinuse);
+	tcase_add_types_test(tc, test_stale_replaced);
+	tcase_add_types_test(tc, test_live_not_replaced);
+	tcase_add_types_test(tc, test_not_a_socket_kept);
+	tcase_add_types_test(tc, test_unlink_on_close);
 
 	tc = fd_tcase(s, "errors");
-	tcase_add_loop_test(tc, test_connect_errors, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_listen_errors, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_permissions, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_connect_errors);
+	tcase_add_types_test(tc, test_listen_errors);
+	tcase_add_types_test(tc, test_permissions);
 
 	tc = fd_tcase(s, "accept");
-	tcase_add_loop_test(tc, test_accept_errors, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_accept_inherits, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
+	tcase_add_types_test(tc, test_accept_errors);
+	tcase_add_conn_test(tc, test_accept_inherits);
 }

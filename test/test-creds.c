@@ -39,43 +39,53 @@ static int child_send_three(void *p)
 	return 0;
 }
 
-/* Receive the three messages of child_send_three(), one byte at a time. */
-static void recv_three(struct usock *s, struct usock_msg *m[3])
+/*
+ * A child (dropping privileges first, if told to) sends the three messages
+ * of child_send_three() over a pair of the given type, received into m[]
+ * one byte at a time with SO_PASSCRED on or off. Returns the child's pid,
+ * reaped with a status check.
+ */
+static pid_t receive_three(int type, bool passcred, bool drop,
+			   struct usock_msg *m[3])
 {
 	static const char want[] = "ieo";
+	struct peer arg = { .drop = drop };
+	pid_t pid;
 	char c;
 
+	for (int i = 0; i < 3; i++)
+		m[i] = msg_new_ok();
+	pair_ok(type, 0, &arg.theirs, &arg.mine);
+	ck_assert_int_eq(usock_set_passcred(arg.theirs, passcred), 0);
+	pid = child_spawn(child_send_three, &arg);
+	usock_close(arg.mine);
 	for (int i = 0; i < 3; i++) {
-		wait_readable(s, CHILD_TIMEOUT_MS);
-		ck_assert_int_eq(usock_recv(s, &c, 1, m[i]), 1);
+		wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
+		ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m[i]), 1);
 		ck_assert_int_eq(c, want[i]);
 		ck_assert_int_eq(usock_msg_get_nfds(m[i]), 0);
 	}
+	child_wait_ok(pid);
+	usock_close(arg.theirs);
+	return pid;
+}
+
+static void free_three(struct usock_msg *m[3])
+{
+	for (int i = 0; i < 3; i++)
+		usock_msg_free(m[i]);
 }
 
 START_TEST(test_passcred_sees_child)
 {
-	struct peer arg = { .drop = false };
 	struct usock_msg *m[3];
-	pid_t pid;
+	pid_t pid = receive_three(_i, true, false, m);
 
-	for (int i = 0; i < 3; i++)
-		m[i] = msg_new_ok();
-	pair_ok(_i, 0, &arg.theirs, &arg.mine);
-	ck_assert_int_eq(usock_set_passcred(arg.theirs, 1), 0);
-	pid = child_spawn(child_send_three, &arg);
-	usock_close(arg.mine);
-
-	recv_three(arg.theirs, m);
-	child_wait_ok(pid);
 	/* Implicit (none sent, or an empty message) and explicit: the same,
 	 * real credentials of the child. */
 	for (int i = 0; i < 3; i++)
 		assert_msg_creds(m[i], pid, getuid(), getgid());
-
-	for (int i = 0; i < 3; i++)
-		usock_msg_free(m[i]);
-	usock_close(arg.theirs);
+	free_three(m);
 }
 END_TEST
 
@@ -83,50 +93,25 @@ END_TEST
  * the kernel reports the sender's own uid, not the receiver's. */
 START_TEST(test_passcred_sees_unprivileged_child)
 {
-	struct peer arg = { .drop = true };
 	struct usock_msg *m[3];
-	pid_t pid;
+	pid_t pid = receive_three(_i, true, true, m);
 
-	for (int i = 0; i < 3; i++)
-		m[i] = msg_new_ok();
-	pair_ok(_i, 0, &arg.theirs, &arg.mine);
-	ck_assert_int_eq(usock_set_passcred(arg.theirs, 1), 0);
-	pid = child_spawn(child_send_three, &arg);
-	usock_close(arg.mine);
-
-	recv_three(arg.theirs, m);
-	child_wait_ok(pid);
 	for (int i = 0; i < 3; i++)
 		assert_msg_creds(m[i], pid, unprivileged_uid(),
 				 unprivileged_gid());
-
-	for (int i = 0; i < 3; i++)
-		usock_msg_free(m[i]);
-	usock_close(arg.theirs);
+	free_three(m);
 }
 END_TEST
 
 START_TEST(test_no_passcred_nodata)
 {
-	struct peer arg = { .drop = false };
 	struct usock_msg *m[3];
-	pid_t pid;
 
-	for (int i = 0; i < 3; i++)
-		m[i] = msg_new_ok();
-	pair_ok(_i, 0, &arg.theirs, &arg.mine);
-	pid = child_spawn(child_send_three, &arg);
-	usock_close(arg.mine);
-
-	recv_three(arg.theirs, m);
-	child_wait_ok(pid);
+	receive_three(_i, false, false, m);
 	/* Even the explicitly sent credentials are not delivered. */
 	for (int i = 0; i < 3; i++)
 		assert_no_creds(m[i]);
-
-	for (int i = 0; i < 3; i++)
-		usock_msg_free(m[i]);
-	usock_close(arg.theirs);
+	free_three(m);
 }
 END_TEST
 
@@ -281,16 +266,10 @@ TEST_SUITE(creds)
 	TCase *tc;
 
 	tc = fd_tcase(s, "passcred");
-	tcase_add_loop_test(tc, test_passcred_sees_child, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_passcred_sees_unprivileged_child,
-			    USOCK_SEQPACKET, USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_no_passcred_nodata, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_passcred_after_queued, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_passcred_after_queued, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_passcred_sees_child);
+	tcase_add_types_test(tc, test_passcred_sees_unprivileged_child);
+	tcase_add_types_test(tc, test_no_passcred_nodata);
+	tcase_add_packet_test(tc, test_passcred_after_queued);
 
 	tc = fd_tcase(s, "claims");
 	tcase_add_test(tc, test_unprivileged_claim_eperm);
@@ -375,15 +354,11 @@ START_TEST(test_root_claims_missing_pid)
 }
 END_TEST
 
-struct hold_arg {
-	struct usock *mine, *theirs;
-};
-
 /* Sends as uid 65534, then waits for the parent's word before exiting so
  * that its pid stays valid while the parent forwards its credentials. */
 static int child_send_and_hold(void *p)
 {
-	struct hold_arg *a = p;
+	struct child_pair *a = p;
 	char c;
 
 	usock_close(a->theirs);
@@ -396,7 +371,7 @@ static int child_send_and_hold(void *p)
 
 START_TEST(test_root_forwards_creds)
 {
-	struct hold_arg arg;
+	struct child_pair arg;
 	struct usock *a2, *b2;
 	struct usock_msg *m = msg_new_ok(), *fw = msg_new_ok();
 	char c;
@@ -432,9 +407,7 @@ TEST_SUITE_NEEDS(creds_root, need_root)
 	TCase *tc;
 
 	tc = fd_tcase(s, "root");
-	tcase_add_loop_test(tc, test_root_claims_any, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_root_claims_missing_pid, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_root_claims_any);
+	tcase_add_types_test(tc, test_root_claims_missing_pid);
 	tcase_add_test(tc, test_root_forwards_creds);
 }

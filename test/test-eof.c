@@ -525,19 +525,14 @@ TEST_SUITE(eof)
 	tc = fd_tcase(s, "closed");
 	tcase_add_loop_test(tc, test_seqpacket_eof, 0, 2);
 	tcase_add_loop_test(tc, test_stream_eof, 0, 2);
-	tcase_add_loop_test(tc, test_send_closed_peer, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
+	tcase_add_conn_test(tc, test_send_closed_peer);
 	tcase_add_test(tc, test_dgram_closed_peer);
-	tcase_add_loop_test(tc, test_econnreset, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
+	tcase_add_conn_test(tc, test_econnreset);
 
 	tc = fd_tcase(s, "nonblock");
-	tcase_add_loop_test(tc, test_nonblock_recv_eagain, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_nonblock_send_full, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_timeouts, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_nonblock_recv_eagain);
+	tcase_add_types_test(tc, test_nonblock_send_full);
+	tcase_add_types_test(tc, test_timeouts);
 
 	tc = fd_tcase(s, "eintr");
 	tcase_add_test(tc, test_recv_retries_eintr);

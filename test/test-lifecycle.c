@@ -433,32 +433,26 @@ TEST_SUITE(lifecycle)
 	TCase *tc;
 
 	tc = fd_tcase(s, "pair");
-	tcase_add_loop_test(tc, test_pair_types, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_pair_nonblock, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_pair_types);
+	tcase_add_types_test(tc, test_pair_nonblock);
 	tcase_add_test(tc, test_pair_bad_args);
 	tcase_add_test(tc, test_pair_emfile);
 
 	tc = fd_tcase(s, "adopt");
-	tcase_add_loop_test(tc, test_adopt_unix, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_adopt_unix);
 	tcase_add_test(tc, test_adopt_nonblock);
 	tcase_add_test(tc, test_adopt_pipe);
 	tcase_add_loop_test(tc, test_adopt_foreign, 0,
 			    sizeof(foreign) / sizeof(foreign[0]));
 	tcase_add_test(tc, test_adopt_badfd);
 	tcase_add_test(tc, test_adopt_einval);
-	tcase_add_loop_test(tc, test_adopt_unconnected, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_adopt_unconnected);
 
 	tc = fd_tcase(s, "handle");
 	tcase_add_test(tc, test_release_fd);
 	tcase_add_test(tc, test_null_noops);
 	tcase_add_test(tc, test_version);
-	tcase_add_loop_test(tc, test_set_nonblock, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_set_passcred, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_set_nonblock);
+	tcase_add_types_test(tc, test_set_passcred);
 	tcase_add_test(tc, test_options_closed_fd);
 }

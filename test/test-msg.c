@@ -415,8 +415,7 @@ TEST_SUITE(msg)
 	tcase_add_test(tc, test_add_busy);
 	tcase_add_test(tc, test_taken_added_slot_not_sent);
 	tcase_add_test(tc, test_send_leaves_message);
-	tcase_add_loop_test(tc, test_send_closed_fd, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_send_closed_fd);
 
 	tc = fd_tcase(s, "creds");
 	tcase_add_test(tc, test_set_creds);

@@ -29,17 +29,6 @@
 /* Room for the groups of any process these tests run as. */
 #define NGROUPS_MAX_TEST 256
 
-static void assert_peer(const struct usock *s, pid_t pid, uid_t uid, gid_t gid)
-{
-	int32_t p = 0;
-	uint32_t u = 0, g = 0;
-
-	ck_assert_int_eq(usock_get_peer_creds(s, &p, &u, &g), 0);
-	ck_assert_int_eq(p, pid);
-	ck_assert_uint_eq(u, uid);
-	ck_assert_uint_eq(g, gid);
-}
-
 START_TEST(test_peer_creds_pair)
 {
 	struct usock *a, *b;
@@ -366,14 +355,10 @@ START_TEST(test_peer_pidfd)
 }
 END_TEST
 
-struct send_arg {
-	struct usock *mine, *theirs;
-};
-
 /* Sends "1", "2", "3", then waits for a byte before exiting. */
 static int child_send_three_and_wait(void *p)
 {
-	struct send_arg *a = p;
+	struct child_pair *a = p;
 	char c;
 
 	usock_close(a->theirs);
@@ -387,7 +372,7 @@ static int child_send_three_and_wait(void *p)
 
 START_TEST(test_passpidfd)
 {
-	struct send_arg arg;
+	struct child_pair arg;
 	struct usock_msg *m = msg_new_ok();
 	size_t before;
 	pid_t pid;
@@ -561,23 +546,18 @@ TEST_SUITE(peer)
 	TCase *tc;
 
 	tc = fd_tcase(s, "peer");
-	tcase_add_loop_test(tc, test_peer_creds_pair, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_peer_creds_pair);
 	tcase_add_test(tc, test_peer_unconnected);
 	tcase_add_test(tc, test_peer_creds_snapshot);
-	tcase_add_loop_test(tc, test_peer_groups, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_both_sides, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
+	tcase_add_types_test(tc, test_peer_groups);
+	tcase_add_conn_test(tc, test_both_sides);
 	tcase_add_test(tc, test_dgram_connected_nodata);
 
 	tc = fd_tcase(s, "pidfd");
 	tcase_add_test(tc, test_peer_pidfd);
 	tcase_add_test(tc, test_pidfd_of_reaped_peer);
-	tcase_add_loop_test(tc, test_passpidfd, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
-	tcase_add_loop_test(tc, test_pidfd_each_sender, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_conn_test(tc, test_passpidfd);
+	tcase_add_types_test(tc, test_pidfd_each_sender);
 }
 
 /* ---- namespaces: suite peer_ns ------------------------------------------ */

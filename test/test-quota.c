@@ -653,21 +653,15 @@ TEST_SUITE(quota)
 
 	tc = fd_tcase(s, "quota");
 	tcase_add_test(tc, test_default_and_range);
-	tcase_add_loop_test(tc, test_over_quota, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_quota_with_creds_and_pidfd,
-			    USOCK_SEQPACKET, USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_over_quota);
+	tcase_add_types_test(tc, test_quota_with_creds_and_pidfd);
 	tcase_add_loop_test(tc, test_quota_zero, 0, 6);
-	tcase_add_loop_test(tc, test_quota_before_msgsize, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_quota_before_msgsize, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_quota_before_msgsize);
 	tcase_add_test(tc, test_quota_before_emfile);
 
 	tc = fd_tcase(s, "raw");
 	tcase_add_loop_test(tc, test_padding_trap_raw, 0, 6);
 	tcase_add_test(tc, test_padding_trap_kernel);
 	tcase_add_loop_test(tc, test_never_beyond_quota, 0, 5);
-	tcase_add_loop_test(tc, test_quota_four, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_quota_four);
 }

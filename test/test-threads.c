@@ -30,42 +30,13 @@ static void fill_payload(struct payload *p, uint32_t sender, uint32_t seq)
 		p->fill[i] = (unsigned char)(seq * 31 + sender * 7 + i);
 }
 
-/*
- * A thread cannot use ck_assert (check's failure path is not thread-safe):
- * it records the first failure and jumps to its exit, which shuts its
- * socket down so that the thread on the other end is not left blocked.
- */
-struct result {
-	int line;
-	const char *expr;
-	long long a, b;
-};
-
-#define T_CHECK_EQ(res, x, y)                                                  \
-	do {                                                                   \
-		long long x_ = (long long)(x), y_ = (long long)(y);            \
-		if (x_ != y_) {                                                \
-			(res)->line = __LINE__;                                \
-			(res)->expr = #x " == " #y;                            \
-			(res)->a = x_;                                         \
-			(res)->b = y_;                                         \
-			goto fail;                                             \
-		}                                                              \
-	} while (0)
-
-static void assert_result(const char *who, const struct result *r)
-{
-	ck_assert_msg(r->line == 0, "%s thread, line %d: %s (%lld != %lld)",
-		      who, r->line, r->expr, r->a, r->b);
-}
-
 struct sender {
 	pthread_t thread;
 	struct usock *s;
 	uint32_t id;
 	uint32_t count;
 	int fd; /* sent with every FD_EVERY-th message */
-	struct result res;
+	struct thread_failure res;
 };
 
 static void *send_thread(void *p)
@@ -96,7 +67,7 @@ struct receiver {
 	struct usock *s;
 	uint32_t senders, per_sender;
 	struct fid fd_id; /* what the fds that arrive must be */
-	struct result res;
+	struct thread_failure res;
 };
 
 static void *recv_thread(void *p)
@@ -192,8 +163,8 @@ static void run(uint32_t senders)
 		ck_assert_int_eq(pthread_join(snd[i].thread, NULL), 0);
 	ck_assert_int_eq(pthread_join(rcv.thread, NULL), 0);
 	for (uint32_t i = 0; i < senders; i++)
-		assert_result("sender", &snd[i].res);
-	assert_result("receiver", &rcv.res);
+		assert_thread_ok("sender", &snd[i].res);
+	assert_thread_ok("receiver", &rcv.res);
 
 	/* Nothing more queued, and every fd that arrived was closed. */
 	assert_nothing_queued(b);

@@ -729,35 +729,22 @@ TEST_SUITE(transfer)
 
 	tc = fd_tcase(s, "fork");
 	tcase_add_loop_test(tc, test_send_counts, 0, 9);
-	tcase_add_loop_test(tc, test_zero_fds, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_zero_fds);
 	tcase_add_test(tc, test_forward);
 
 	tc = fd_tcase(s, "limits");
 	tcase_add_test(tc, test_254_refused);
 	tcase_add_test(tc, test_sendv_iov_max);
-	tcase_add_loop_test(tc, test_full_control_data, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_passrights_refused, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_send_too_big, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_send_too_big, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_full_control_data);
+	tcase_add_types_test(tc, test_passrights_refused);
+	tcase_add_packet_test(tc, test_send_too_big);
 	tcase_add_test(tc, test_too_many_refs);
 
 	tc = fd_tcase(s, "framing");
-	tcase_add_loop_test(tc, test_sendv_recvv, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_sendv_recvv);
 	tcase_add_test(tc, test_stream_empty_payload);
-	tcase_add_loop_test(tc, test_packet_empty_payload_fds, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_packet_empty_payload_fds, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_packet_empty_payload_fds);
 	tcase_add_test(tc, test_stream_fds_ride_with_write);
 	tcase_add_test(tc, test_stream_partial_read);
-	tcase_add_loop_test(tc, test_packet_boundaries, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_packet_boundaries, USOCK_DGRAM,
-			    USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_packet_boundaries);
 }

@@ -182,11 +182,8 @@ TEST_SUITE(trunc)
 	tc = fd_tcase(s, "payload");
 	/* 0, 1: SEQPACKET recv, recvv; 2, 3: DGRAM recv, recvv. */
 	tcase_add_loop_test(tc, test_payload_truncated, 0, 4);
-	tcase_add_loop_test(tc, test_null_msg_closes_fds, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_null_msg_closes_fds);
 
 	tc = fd_tcase(s, "fds");
-	tcase_add_loop_test(tc, test_emfile, USOCK_SEQPACKET,
-			    USOCK_SEQPACKET + 1);
-	tcase_add_loop_test(tc, test_emfile, USOCK_DGRAM, USOCK_DGRAM + 1);
+	tcase_add_packet_test(tc, test_emfile);
 }

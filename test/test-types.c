@@ -186,13 +186,9 @@ START_TEST(test_stream_partial_reads)
 }
 END_TEST
 
-struct two_writers_arg {
-	struct usock *mine, *theirs;
-};
-
 static int child_second_writer(void *p)
 {
-	struct two_writers_arg *a = p;
+	struct child_pair *a = p;
 
 	usock_close(a->theirs);
 	CHILD_ASSERT_INT_EQ(usock_send(a->mine, "cc", 2, NULL), 2);
@@ -204,7 +200,7 @@ static int child_second_writer(void *p)
  * it does. */
 START_TEST(test_stream_writers_not_joined)
 {
-	struct two_writers_arg arg;
+	struct child_pair arg;
 	struct usock_msg *m;
 	int32_t pid;
 	uint32_t uid, gid;

@@ -478,17 +478,11 @@ TEST_SUITE(hostile)
 {
 	TCase *tc = fd_tcase(s, "hostile");
 
-	tcase_add_loop_test(tc, test_253_to_quota_4, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_rights_blocks, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_fds_empty_payload, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_unasked_creds, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_flood, USOCK_SEQPACKET, USOCK_DGRAM + 1);
-	tcase_add_loop_test(tc, test_peer_dies, USOCK_SEQPACKET,
-			    USOCK_STREAM + 1);
-	tcase_add_loop_test(tc, test_socket_over_itself, USOCK_SEQPACKET,
-			    USOCK_DGRAM + 1);
+	tcase_add_types_test(tc, test_253_to_quota_4);
+	tcase_add_types_test(tc, test_rights_blocks);
+	tcase_add_types_test(tc, test_fds_empty_payload);
+	tcase_add_types_test(tc, test_unasked_creds);
+	tcase_add_types_test(tc, test_flood);
+	tcase_add_conn_test(tc, test_peer_dies);
+	tcase_add_types_test(tc, test_socket_over_itself);
 }
