@@ -8,9 +8,8 @@ man/meson.build runs one check per test, each from the one list of pages:
             (exit 77, a skip, when mandoc was not found)
   symbols   every symbol in the version script has a page or an alias, every
             page and alias documents an exported symbol, and every alias is a
-            `.so` of its page
-  header    every function that the header declares is exported by the
-            version script and documented, and every symbol is declared
+            `.so` of its page (that the header declares exactly the symbols
+            of the version script is test/abi's exports check)
   synopsis  each page's NAME lists its page and aliases, and its SYNOPSIS
             holds the header's exact prototype (whitespace aside) of each,
             one prototype per block; its .TH and sections are in place
@@ -35,6 +34,14 @@ import re
 import subprocess
 import sys
 import tempfile
+
+# The parser of usock.h and libusock.sym that test/abi/check-abi.py uses
+# too; no __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, 'test', 'abi'))
+import usock_api  # noqa: E402
+from usock_api import readable, split_prototype  # noqa: E402
 
 FONT_MACROS = {'B', 'I', 'SM', 'SB'}
 ALT_FONT_MACROS = {'BI', 'IB', 'BR', 'RB', 'IR', 'RI'}
@@ -64,70 +71,20 @@ def normalise(decl):
     return re.sub(r'\s*([^\w\s])\s*', r'\1', decl)
 
 
-def readable(decl):
-    return re.sub(r'\s+', ' ', decl).strip()
-
-
-def split_prototype(text):
-    """(name, text) of a function declaration, or None."""
-    m = re.match(r'^(.*?)\b([A-Za-z_]\w*)\s*\((.*)\)\s*$', text, re.S)
-    if not m or not m.group(1).strip():
-        return None
-    return m.group(2), text.strip()
-
-
 def parse_header(path):
     """Map each function that the header declares to its prototype."""
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
-    src = re.sub(r'//[^\n]*', ' ', src)
-    src = re.sub(r'\\\n', ' ', src)
-    src = re.sub(r'^\s*#[^\n]*', ' ', src, flags=re.M)
-    src = re.sub(r'extern\s+"C"\s*\{', ' ', src)
-    protos = {}
-    for stmt in src.split(';'):
-        stmt = stmt.strip().lstrip('{}').strip()
-        if '(' not in stmt:
-            continue
-        p = split_prototype(stmt)
-        if p is None:
-            fail('%s: cannot parse the declaration "%s"' %
-                 (path, readable(stmt)))
-            continue
-        name, text = p
-        if name in protos:
-            fail('%s: %s is declared twice' % (path, name))
-        protos[name] = text
-    if not protos:
-        fail('%s: no function declarations found' % path)
-    return protos
+    h = usock_api.Header(path)
+    for problem in h.problems:
+        fail(problem)
+    return h.functions
 
 
 def parse_symbols(path):
     """The global symbols of every node of a GNU ld version script."""
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    src = re.sub(r'#[^\n]*', ' ', src)
-    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
-    syms = []
-    state = None
-    for tok in re.findall(r'global\s*:|local\s*:|[{}]|[^\s;{}]+\s*;', src):
-        tok = re.sub(r'\s', '', tok)
-        if tok == 'global:':
-            state = 'global'
-        elif tok == 'local:':
-            state = 'local'
-        elif tok in '{}':
-            state = None
-        elif state == 'global':
-            name = tok.rstrip(';')
-            if name in syms:
-                fail('%s: %s is listed twice' % (path, name))
-            syms.append(name)
-    if not syms:
-        fail('%s: no global symbols found' % path)
-    return syms
+    vs = usock_api.VersionScript(path)
+    for problem in vs.problems:
+        fail(problem)
+    return vs.symbols
 
 
 # -------------------------------------------------------------- roff side
@@ -405,24 +362,6 @@ def check_symbols(args):
     return 0
 
 
-def check_header(args):
-    protos = parse_header(args.header)
-    syms = parse_symbols(args.symbols)
-    names = documented_names(args.page)
-    for name in protos:
-        if name not in syms:
-            fail('function %s, declared in %s, is not exported by %s' %
-                 (name, args.header, args.symbols))
-        if name not in names:
-            fail('function %s, declared in %s, has no man page or alias' %
-                 (name, args.header))
-    for sym in syms:
-        if sym not in protos:
-            fail('symbol %s (%s) is not declared in %s' %
-                 (sym, args.symbols, args.header))
-    return 0
-
-
 def check_synopsis(args):
     protos = parse_header(args.header)
     header_name = os.path.basename(args.header)
@@ -591,8 +530,8 @@ def main():
             print(roff_escape(line))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('check', choices=['lint', 'symbols', 'header',
-                                      'synopsis', 'example', 'excerpt'])
+    ap.add_argument('check', choices=['lint', 'symbols', 'synopsis',
+                                      'example', 'excerpt'])
     ap.add_argument('--header')
     ap.add_argument('--symbols')
     ap.add_argument('--mandoc')
@@ -604,7 +543,6 @@ def main():
                                            for a in p[1:]])
                  for p in args.page]
     need = {'lint': ['mandoc', 'page'], 'symbols': ['symbols', 'page'],
-            'header': ['header', 'symbols', 'page'],
             'synopsis': ['header', 'page'], 'example': ['example'],
             'excerpt': ['example']}
     for opt in need[args.check]:

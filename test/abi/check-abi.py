@@ -4,10 +4,12 @@
 
 test/abi/meson.build runs one check per test:
 
-  exports   the dynamic symbols that libusock.so.1 defines (nm -D
-            --defined-only) are exactly the globals of lib/libusock.sym and
-            exactly the functions of include/usock.h, each with the default
-            version of the node that lists it (name@@LIBUSOCK_x.y)
+  exports   the functions of include/usock.h are exactly the globals of
+            lib/libusock.sym, all usock_*; and the dynamic symbols that
+            libusock.so.1 defines (nm -D --defined-only) are exactly those,
+            each with the default version of the node that lists it
+            (name@@LIBUSOCK_x.y). Without nm only the sources are compared
+            (and the test is a skip)
   archive   an archive of the library's objects defines no global symbol
             outside usock_*: a static link cannot clash with the program
   version   the nodes of the map are LIBUSOCK_<major>.<minor>, ascending,
@@ -23,7 +25,9 @@ test/abi/meson.build runs one check per test:
             compared with the committed list the same way.
   update    write both baselines (abidw): `meson compile -C BUILD abi-baseline`
 
-A failure names the symbol at fault and makes the exit status 1.
+A failure names the symbol at fault and makes the exit status 1. The
+header and the version script are read by usock_api.py, as
+man/check-man.py reads them.
 """
 
 import argparse
@@ -31,6 +35,10 @@ import os
 import re
 import subprocess
 import sys
+
+# No __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+import usock_api  # noqa: E402  (the parser that man/check-man.py uses too)
 
 SKIP = 77
 PREFIX = 'usock_'
@@ -58,96 +66,19 @@ def run(cmd, **kw):
 # ---------------------------------------------------------------- sources
 
 
-def strip_c(src):
-    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
-    src = re.sub(r'//[^\n]*', ' ', src)
-    return re.sub(r'\\\n', ' ', src)
+def header(path):
+    """The header as usock_api reads it; what it cannot read fails."""
+    h = usock_api.Header(path)
+    for problem in h.problems:
+        fail(problem)
+    return h
 
 
-def header_functions(path):
-    """The names of the functions that the header declares."""
-    with open(path, encoding='utf-8') as f:
-        src = strip_c(f.read())
-    src = re.sub(r'^\s*#[^\n]*', ' ', src, flags=re.M)
-    src = re.sub(r'extern\s+"C"\s*\{', ' ', src)
-    names = []
-    for stmt in src.split(';'):
-        m = re.search(r'\b([A-Za-z_]\w*)\s*\(', stmt)
-        if m:
-            if m.group(1) in names:
-                fail('%s declares %s twice' % (path, m.group(1)))
-            names.append(m.group(1))
-    if not names:
-        fail('%s: no function declarations found' % path)
-    return names
-
-
-def header_version(path):
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    version = []
-    for part in ('MAJOR', 'MINOR', 'MICRO'):
-        m = re.search(r'^#\s*define\s+USOCK_VERSION_%s\s+(\d+)\s*$' % part,
-                      src, re.M)
-        if not m:
-            fail('%s does not define USOCK_VERSION_%s as a number' %
-                 (path, part))
-            return None
-        version.append(int(m.group(1)))
-    return tuple(version)
-
-
-class Node:
-    def __init__(self, name, parent, symbols):
-        self.name = name
-        self.parent = parent
-        self.symbols = symbols
-
-
-def parse_map(path):
-    """The nodes of a GNU ld version script, oldest first."""
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    src = re.sub(r'#[^\n]*', ' ', src)
-    src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
-    nodes = []
-    pos = 0
-    node_re = re.compile(r'\s*([\w.]+)\s*\{(.*?)\}\s*([\w.]*)\s*;', re.S)
-    while src[pos:].strip():
-        m = node_re.match(src, pos)
-        if not m:
-            fail('%s: cannot parse the version script from "%s"' %
-                 (path, src[pos:].strip()[:40]))
-            break
-        name, body, parent = m.group(1), m.group(2), m.group(3) or None
-        symbols = []
-        scope = None
-        for tok in re.findall(r'\w+\s*:|[^\s;:]+\s*;', body):
-            tok = re.sub(r'\s', '', tok)
-            if tok.endswith(':'):
-                scope = tok[:-1]
-            elif scope == 'global':
-                symbols.append(tok.rstrip(';'))
-            elif scope != 'local':
-                fail('%s: %s lists %s outside global: and local:' %
-                     (path, name, tok.rstrip(';')))
-        nodes.append(Node(name, parent, symbols))
-        pos = m.end()
-    if not nodes:
-        fail('%s: no version node found' % path)
-    return nodes
-
-
-def map_symbols(path, nodes):
-    """Map each global of the version script to the node that lists it."""
-    where = {}
-    for node in nodes:
-        for sym in node.symbols:
-            if sym in where:
-                fail('%s lists %s twice (in %s and %s)' %
-                     (path, sym, where[sym], node.name))
-            where[sym] = node.name
-    return where
+def version_script(path):
+    vs = usock_api.VersionScript(path)
+    for problem in vs.problems:
+        fail(problem)
+    return vs
 
 
 def nm_symbols(nm, args, path):
@@ -170,15 +101,29 @@ def nm_symbols(nm, args, path):
 
 
 def check_exports(args):
+    vs = version_script(args.map)
+    where = vs.where
+    declared = header(args.header).functions
+    # The sources first: they are compared whether or not nm is there.
+    for name, node in where.items():
+        if not name.startswith(PREFIX):
+            fail('%s lists %s (in %s), which does not start with %s' %
+                 (args.map, name, node, PREFIX))
+        if name not in declared:
+            fail('%s lists %s (in %s), which %s does not declare' %
+                 (args.map, name, node, args.header))
+    for name in declared:
+        if name not in where:
+            fail('%s declares %s, which %s does not list' %
+                 (args.header, name, args.map))
     if not args.nm:
-        skip('nm was not found (Debian: apt-get install binutils)')
+        skip('nm was not found (Debian: apt-get install binutils): the '
+             'header was compared with the version script, the library is '
+             'not checked')
     if not os.path.exists(args.lib):
         fail('%s does not exist' % args.lib)
         return
-    nodes = parse_map(args.map)
-    where = map_symbols(args.map, nodes)
-    node_names = {n.name for n in nodes}
-    declared = header_functions(args.header)
+    node_names = {n.name for n in vs.nodes}
     exported = {}
     for kind, sym in nm_symbols(args.nm, ['-D', '--defined-only'], args.lib):
         if kind == 'A' and sym in node_names:
@@ -211,26 +156,17 @@ def check_exports(args):
             fail('%s exports %s, which %s does not declare' %
                  (args.lib, sym, args.header))
     for name, node in where.items():
-        if not name.startswith(PREFIX):
-            fail('%s lists %s (in %s), which does not start with %s' %
-                 (args.map, name, node, PREFIX))
         if name not in exported:
             fail('%s lists %s (in %s), which %s does not export (no '
                  'definition, or no USOCK_EXPORT on it)' %
                  (args.map, name, node, args.lib))
-        if name not in declared:
-            fail('%s lists %s (in %s), which %s does not declare' %
-                 (args.map, name, node, args.header))
     for name in declared:
-        if name not in where:
-            fail('%s declares %s, which %s does not list' %
-                 (args.header, name, args.map))
         if name not in exported:
             fail('%s declares %s, which %s does not export' %
                  (args.header, name, args.lib))
     if not failures:
         print('%d functions exported, each declared, listed and versioned '
-              '(%s)' % (len(exported), ', '.join(n.name for n in nodes)))
+              '(%s)' % (len(exported), ', '.join(n.name for n in vs.nodes)))
 
 
 def check_archive(args):
@@ -257,7 +193,7 @@ def check_version(args):
              args.project_version)
         return
     project = tuple(int(x) for x in m.groups())
-    nodes = parse_map(args.map)
+    nodes = version_script(args.map).nodes
     prev = None
     for node in nodes:
         nm = NODE_RE.match(node.name)
@@ -283,7 +219,7 @@ def check_version(args):
         fail('%s: the newest node is %s, but the project version %s needs '
              '%s: a release adds its node (inheriting %s)' %
              (args.map, prev[0], args.project_version, want, prev[0]))
-    macros = header_version(args.header)
+    macros = header(args.header).version
     if macros and macros != project:
         fail('%s: USOCK_VERSION_MAJOR/MINOR/MICRO say %d.%d.%d, but the '
              'project version is %s' %
@@ -296,23 +232,6 @@ def check_version(args):
 def has_debug_info(readelf, lib):
     p = run([readelf, '-S', '-W', lib])
     return re.search(r'\s\.debug_info\s', p.stdout) is not None
-
-
-def header_constants(path):
-    """The numeric USOCK_ macros of the header (flags, types, limits), but
-    not the version, which each release changes."""
-    with open(path, encoding='utf-8') as f:
-        src = strip_c(f.read())
-    consts = {}
-    for m in re.finditer(r'^#\s*define\s+(USOCK_\w+)\s+(\S+)\s*$', src, re.M):
-        if m.group(1).startswith('USOCK_VERSION_'):
-            continue
-        try:
-            consts[m.group(1)] = (int(m.group(2), 0), m.group(2))
-        except ValueError:
-            fail('%s: %s is not a plain number (%s): the constants check '
-                 'cannot read it' % (path, m.group(1), m.group(2)))
-    return consts
 
 
 def read_constants(path):
@@ -329,7 +248,7 @@ def check_constants(args):
     """abidiff cannot see macros, yet a flag's value is as much ABI as a
     prototype: a constant may be added, never removed or changed."""
     old = read_constants(args.constants)
-    new = header_constants(args.header)
+    new = header(args.header).constants
     for name, value in old.items():
         if name not in new:
             fail('%s no longer defines %s (%s in %s)' %
@@ -431,7 +350,7 @@ def update_baseline(args):
         first, rest = f.read().split('\n', 1)
     with open(args.baseline, 'w', encoding='utf-8') as f:
         f.write(first + '\n  <!-- SPDX-License-Identifier: MIT -->\n' + rest)
-    consts = header_constants(args.header)
+    consts = header(args.header).constants
     with open(args.constants, 'w', encoding='utf-8') as f:
         f.write('# SPDX-License-Identifier: MIT\n'
                 '# The numeric macros of include/usock.h as released, '
