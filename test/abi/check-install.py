@@ -15,7 +15,8 @@ test/abi/meson.build runs one check per test:
               --libs usock` and runs
   subproject  test/abi/consumer, copied out of the tree with
               subprojects/libusock linked to this tree, is set up with the
-              fallback forced, built and its test run
+              fallback forced, built and its test run; libusock builds
+              nothing for its tests there and registers none
 
 A failure says what is wrong and makes the exit status 1; a missing tool
 makes it 77 (a skip) with the reason.
@@ -302,8 +303,21 @@ def subproject(args, tmp):
         fail('a project with libusock as a subproject does not build or '
              'its test fails')
         return
-    print('the consumer project built libusock as a subproject and its '
-          'test passed')
+    # As a subproject libusock builds nothing that only its tests need,
+    # and registers no test in its parent.
+    p = run([args.meson, 'test', '-C', build, '--no-rebuild', '--list'],
+            env=env, quiet=True)
+    tests = [t for t in p.stdout.split('\n') if t.strip()]
+    if tests != ['consumer']:
+        fail('the consumer project has other tests than its own: %s' %
+             ', '.join(tests))
+    inner = os.path.join(build, 'subprojects', 'libusock')
+    for d in ('test', os.path.join('man', 'examples')):
+        if os.path.exists(os.path.join(inner, d)):
+            fail('libusock as a subproject built %s/' % d)
+    if not failures:
+        print('the consumer project built libusock as a subproject, with '
+              'nothing of its tests, and its test passed')
 
 
 def main():
