@@ -58,6 +58,13 @@ def run(cmd, quiet=False, **kw):
     return p
 
 
+def jobs_args(flag):
+    """[flag, N] when the outer `meson test` runs N tests at once
+    (MESON_TESTTHREADS): a nested build or test run takes no more."""
+    n = os.environ.get('MESON_TESTTHREADS', '')
+    return [flag, n] if n.isdigit() and int(n) > 0 else []
+
+
 def exported(path):
     """The globals of the version script: the functions that need pages."""
     with open(path, encoding='utf-8') as f:
@@ -290,15 +297,20 @@ def subproject(args, tmp):
     os.symlink(args.source_root, os.path.join(proj, 'subprojects',
                                               'libusock'))
     build = os.path.join(proj, 'build')
-    # The parent's meson test environment must not leak into this build.
+    # The parent's meson test environment must not leak into this build,
+    # but for how many jobs it may run at once.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith('MESON')}
+           if not k.startswith('MESON') or k == 'MESON_TESTTHREADS'}
     setup = [args.meson, 'setup', '--force-fallback-for=usock', build, proj]
     if run(setup, env=env, quiet=True).returncode != 0:
         fail('a project with libusock as a subproject does not set up')
         return
-    p = run([args.meson, 'test', '-C', build, '--print-errorlogs'],
+    p = run([args.meson, 'compile', '-C', build] + jobs_args('-j'),
             env=env, quiet=True)
+    if p.returncode == 0:
+        p = run([args.meson, 'test', '-C', build, '--no-rebuild',
+                 '--print-errorlogs'] + jobs_args('--num-processes'),
+                env=env, quiet=True)
     if p.returncode != 0:
         fail('a project with libusock as a subproject does not build or '
              'its test fails')

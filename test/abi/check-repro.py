@@ -44,6 +44,13 @@ def copy_tree(src, dst):
     shutil.copytree(src, dst, symlinks=True, ignore=ignore)
 
 
+def jobs_args():
+    """['-j', N] when the outer `meson test` runs N tests at once
+    (MESON_TESTTHREADS): the nested builds take no more."""
+    n = os.environ.get('MESON_TESTTHREADS', '')
+    return ['-j', n] if n.isdigit() and int(n) > 0 else []
+
+
 def build(args, src, dst):
     if args.git:
         ok = run(['git', 'clone', '--quiet', src, dst])
@@ -54,7 +61,8 @@ def build(args, src, dst):
     # packagers' does; everything above it differs.
     ok = ok and run([args.meson, 'setup', '-Dtests=disabled', '-Dman=false',
                      'build'], cwd=dst)
-    ok = ok and run([args.meson, 'compile', '-C', 'build'], cwd=dst)
+    ok = ok and run([args.meson, 'compile', '-C', 'build'] + jobs_args(),
+                    cwd=dst)
     if not ok:
         return None
     libs = [p for p in glob.glob(os.path.join(dst, 'build', 'lib',
