@@ -6,6 +6,9 @@ man/meson.build runs one check per test, each from the one list of pages:
 
   lint      every page and alias is clean under `mandoc -Tlint -Wwarning`
             (exit 77, a skip, when mandoc was not found)
+  stubs     the directory of the pages holds exactly the pages and alias
+            pages of the list, and each alias page is exactly its stub, the
+            SPDX line and `.so man<section>/<page>`: none missing or stray
   symbols   every symbol in the version script has a page or an alias, every
             page and alias documents an exported symbol, and every alias is a
             `.so` of its page (that the header declares exactly the symbols
@@ -17,8 +20,8 @@ man/meson.build runs one check per test, each from the one list of pages:
   excerpt   a page shows part of a source file in one .EX block: a run of
             whole lines of it, verbatim but for their common indentation
 
-Pages are given as `--page PAGE [ALIAS ...]`: a real page and the generated
-alias pages that point to it. A failure names the symbol and page at fault
+Pages are given as `--page PAGE [ALIAS ...]`: a real page and the alias
+pages that point to it. A failure names the symbol and page at fault
 and makes the exit status 1.
 
 `check-man.py example-roff FILE` prints FILE escaped for an .EX block, the
@@ -362,6 +365,39 @@ def check_symbols(args):
     return 0
 
 
+def stub_text(page):
+    """What the alias page of page holds, byte for byte."""
+    base, section = page_base(page)
+    return ('.\\" SPDX-License-Identifier: MIT\n.so man%s/%s.%s\n' %
+            (section, base, section))
+
+
+def check_stubs(args):
+    listed = {}
+    for page, aliases in args.page:
+        listed[os.path.basename(page)] = None
+        for alias in aliases:
+            listed[os.path.basename(alias)] = page
+    for name in sorted(os.listdir(args.dir)):
+        path = os.path.join(args.dir, name)
+        if not re.match(r'^[\w.-]+\.[0-9]$', name) or not os.path.isfile(path):
+            continue
+        if name not in listed:
+            fail('%s is not in man/meson.build\'s list of pages: a stray '
+                 'page or alias, or one missing from the list' % path)
+    for name, page in sorted(listed.items()):
+        path = os.path.join(args.dir, name)
+        if not os.path.isfile(path):
+            fail('%s is missing: man/meson.build lists it' % path)
+        elif page is not None:
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
+            if text != stub_text(page):
+                fail('alias page %s should hold exactly:\n%s' %
+                     (path, stub_text(page)))
+    return 0
+
+
 def check_synopsis(args):
     protos = parse_header(args.header)
     header_name = os.path.basename(args.header)
@@ -530,8 +566,9 @@ def main():
             print(roff_escape(line))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('check', choices=['lint', 'symbols', 'synopsis',
+    ap.add_argument('check', choices=['lint', 'stubs', 'symbols', 'synopsis',
                                       'example', 'excerpt'])
+    ap.add_argument('--dir')
     ap.add_argument('--header')
     ap.add_argument('--symbols')
     ap.add_argument('--mandoc')
@@ -542,7 +579,8 @@ def main():
     args.page = [(os.path.normpath(p[0]), [os.path.normpath(a)
                                            for a in p[1:]])
                  for p in args.page]
-    need = {'lint': ['mandoc', 'page'], 'symbols': ['symbols', 'page'],
+    need = {'lint': ['mandoc', 'page'], 'stubs': ['dir', 'page'],
+            'symbols': ['symbols', 'page'],
             'synopsis': ['header', 'page'], 'example': ['example'],
             'excerpt': ['example']}
     for opt in need[args.check]:
