@@ -15,7 +15,9 @@ man/meson.build runs one check per test, each from the one list of pages:
             of the version script is test/abi's exports check)
   synopsis  each page's NAME lists its page and aliases, and its SYNOPSIS
             holds the header's exact prototype (whitespace aside) of each,
-            one prototype per block; its .TH and sections are in place
+            one prototype per block; its .TH and sections are in place, and
+            the .TH says the project's version ("libusock X.Y.Z", from
+            meson's project version given with --version)
   example   a page shows a source file, verbatim, in one .EX block
   excerpt   a page shows part of a source file in one .EX block: a run of
             whole lines of it, verbatim but for their common indentation
@@ -408,6 +410,11 @@ def check_synopsis(args):
                 th[1] != section:
             fail('%s: .TH should begin "%s %s", not "%s"' %
                  (page, base.upper(), section, ' '.join(th or [])))
+        source = 'libusock ' + args.version
+        if not th or len(th) < 4 or th[3] != source:
+            fail('%s: .TH should name the source "%s" (the project version '
+                 'in meson.build), not "%s"' %
+                 (page, source, th[3] if th and len(th) > 3 else ''))
         for name in REQUIRED_SECTIONS.get(section, ['NAME']):
             if name not in sections:
                 fail('%s: has no %s section' % (page, name))
@@ -569,6 +576,7 @@ def main():
     ap.add_argument('check', choices=['lint', 'stubs', 'symbols', 'synopsis',
                                       'example', 'excerpt'])
     ap.add_argument('--dir')
+    ap.add_argument('--version')
     ap.add_argument('--header')
     ap.add_argument('--symbols')
     ap.add_argument('--mandoc')
@@ -581,7 +589,8 @@ def main():
                  for p in args.page]
     need = {'lint': ['mandoc', 'page'], 'stubs': ['dir', 'page'],
             'symbols': ['symbols', 'page'],
-            'synopsis': ['header', 'page'], 'example': ['example'],
+            'synopsis': ['header', 'version', 'page'],
+            'example': ['example'],
             'excerpt': ['example']}
     for opt in need[args.check]:
         if getattr(args, opt) is None or (opt == 'page' and not args.page):
