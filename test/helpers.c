@@ -343,33 +343,40 @@ const char *need_root(void)
 const char *need_user_pid_namespaces(void)
 {
 	static char why[128];
-	int status, e;
+	int p[2], e = -1;
 	pid_t pid;
 
-	/* Tried in a child: the namespaces would stick to this process. */
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+	/*
+	 * Tried in a child (the namespaces would stick to this process),
+	 * which writes unshare's errno (0 when it worked) into a pipe: its
+	 * exit status is valgrind's to set when it finds a leak.
+	 */
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(why, sizeof(why), "pipe2: %s", strerror(errno));
 		return why;
 	}
+	fflush(NULL);
+	pid = fork();
 	if (pid == 0) {
 		e = unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ? errno : 0;
+		if (write(p[1], &e, sizeof(e)) != sizeof(e))
+			_exit(1);
 		close_range(3, ~0U, 0);
-		_exit(e);
+		_exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(why, sizeof(why), "waitpid: %s",
-				 strerror(errno));
-			return why;
-		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	close(p[1]);
+	if (pid > 0) {
+		if (read(p[0], &e, sizeof(e)) != sizeof(e))
+			e = -1;
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(p[0]);
+	if (e == 0)
 		return NULL;
-	e = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 	snprintf(why, sizeof(why),
 		 "may not create user and pid namespaces: unshare: %s",
-		 e ? strerror(e) : "the probe died");
+		 e > 0 ? strerror(e) : "the probe failed");
 	return why;
 }
 
