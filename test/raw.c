@@ -9,8 +9,8 @@
 #include "raw.h"
 
 /* One cmsg at offset used of buf; returns the offset after it. */
-static size_t put(char *buf, size_t len, size_t used, int type,
-		  const void *data, size_t n)
+static inline size_t put(char *buf, size_t len, size_t used, int type,
+			 const void *data, size_t n)
 {
 	struct cmsghdr *c = (struct cmsghdr *)(void *)(buf + used);
 
@@ -31,7 +31,11 @@ static size_t put_creds(char *buf, size_t len, size_t used)
 	return put(buf, len, used, SCM_CREDENTIALS, &uc, sizeof(uc));
 }
 
-size_t raw_build_ctl(void *buf, size_t len, const struct raw_ctl *ctl)
+/* Several blocks, credentials: every layout raw_ctl describes. Kept out of
+ * line, so that the usual case (build_ctl) stays as short as hand-written
+ * code. */
+static __attribute__((noinline)) size_t build_blocks(char *buf, size_t len,
+						     const struct raw_ctl *ctl)
 {
 	unsigned int blocks = ctl->nfds ? ctl->nblocks : 0, done = 0;
 	size_t used = 0;
@@ -54,6 +58,22 @@ size_t raw_build_ctl(void *buf, size_t len, const struct raw_ctl *ctl)
 	return used;
 }
 
+/* The usual layout, one SCM_RIGHTS and nothing else, laid out straight away
+ * as a careful program does: usock-bench times it against libusock's own. */
+static inline size_t build_ctl(void *buf, size_t len, const struct raw_ctl *ctl)
+{
+	if (ctl->nblocks == 1 && !ctl->creds && ctl->nfds &&
+	    ctl->nfds <= RAW_MAX_FDS)
+		return put(buf, len, 0, SCM_RIGHTS, ctl->fds,
+			   ctl->nfds * sizeof(int));
+	return build_blocks(buf, len, ctl);
+}
+
+size_t raw_build_ctl(void *buf, size_t len, const struct raw_ctl *ctl)
+{
+	return build_ctl(buf, len, ctl);
+}
+
 ssize_t raw_send(int sock, const void *buf, size_t len,
 		 const struct raw_ctl *ctl, int flags)
 {
@@ -64,7 +84,7 @@ ssize_t raw_send(int sock, const void *buf, size_t len,
 
 	if (ctl && (ctl->nfds || ctl->creds)) {
 		mh.msg_control = u.buf;
-		mh.msg_controllen = raw_build_ctl(u.buf, sizeof(u.buf), ctl);
+		mh.msg_controllen = build_ctl(u.buf, sizeof(u.buf), ctl);
 	}
 	do
 		n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
