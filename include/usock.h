@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 #define USOCK_VERSION_MAJOR 1
-#define USOCK_VERSION_MINOR 0
+#define USOCK_VERSION_MINOR 1
 #define USOCK_VERSION_MICRO 0
 
 /* The most file descriptors one message can carry (the kernel's SCM_MAX_FD). */
@@ -53,6 +53,9 @@ int usock_get_type(const struct usock *s);
 int usock_release_fd(struct usock *s);
 int usock_set_passcred(struct usock *s, int enable);
 int usock_set_nonblock(struct usock *s, int enable);
+/* Since 1.1. */
+int usock_set_timeout(struct usock *s, int timeout_ms);
+int usock_get_timeout(const struct usock *s, int *ret_timeout_ms);
 
 int usock_listen(const char *name, int type, int flags, int backlog,
 		 struct usock **ret);

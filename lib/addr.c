@@ -2,6 +2,7 @@
 /* Named sockets: listen on a path or abstract name, connect, accept. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,10 @@ USOCK_EXPORT int usock_listen(const char *name, int type, int flags,
 		usock_close_fd(fd);
 		return -ENOMEM;
 	}
+	/* Before listen: accepted sockets inherit SO_PASSCRED. */
+	r = usock_force_passcred(s);
+	if (r < 0)
+		goto fail;
 	r = bind_name(fd, &sa, (socklen_t)salen, type, flags);
 	if (r < 0)
 		goto fail;
@@ -192,6 +197,14 @@ USOCK_EXPORT int usock_connect(const char *name, int type, int flags,
 		free(s);
 		return fd;
 	}
+	s->fd = fd;
+	/* Before connect: the socket must never be without SO_PASSCRED. */
+	r = usock_force_passcred(s);
+	if (r < 0) {
+		usock_close_fd(fd);
+		free(s);
+		return r;
+	}
 	/* AF_UNIX connect completes or fails at once; EINTR can only come
 	 * while it waited for backlog room, before anything happened. */
 	do
@@ -203,16 +216,36 @@ USOCK_EXPORT int usock_connect(const char *name, int type, int flags,
 		free(s);
 		return r;
 	}
-	s->fd = fd;
 	*ret = s;
 	return 0;
+}
+
+/*
+ * accept4 within the listener's timeout. A blocking listener is polled first;
+ * if another thread takes the connection in between, accept4 waits for the
+ * next one (usock_set_timeout(3)). A nonblocking one never waits.
+ */
+static int timed_accept(struct usock *l, int fl, const struct timespec *dl)
+{
+	for (;;) {
+		int r = usock_wait(l->fd, POLLIN, dl);
+		int fd;
+
+		if (r < 0 && r != -EAGAIN)
+			return r;
+		fd = accept4(l->fd, NULL, NULL, fl);
+		if (fd >= 0)
+			return fd;
+		if (errno != EINTR && (errno != EAGAIN || r < 0))
+			return -errno;
+	}
 }
 
 USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 			      struct usock **ret)
 {
+	struct timespec deadline;
 	struct usock *s;
-	unsigned int max;
 	int fd, r, fl = SOCK_CLOEXEC;
 
 	if (!listener || !ret || (flags & ~USOCK_NONBLOCK))
@@ -225,27 +258,25 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 	s = usock_new_handle(-1, listener->type);
 	if (!s)
 		return -ENOMEM;
-	do
-		fd = accept4(listener->fd, NULL, NULL, fl);
-	while (fd < 0 && errno == EINTR);
+	if (usock_deadline(listener, &deadline)) {
+		do
+			fd = accept4(listener->fd, NULL, NULL, fl);
+		while (fd < 0 && errno == EINTR &&
+		       usock_restart(listener->fd, SO_RCVTIMEO));
+		fd = fd < 0 ? -errno : fd;
+	} else
+		fd = timed_accept(listener, fl, &deadline);
 	if (fd < 0) {
-		r = -errno;
 		free(s);
-		return r;
+		return fd;
 	}
 	s->fd = fd;
-	/* The kernel gave the new socket the listener's options as they were
-	 * when the client connected; the fd quota is the listener's as it is
-	 * now, in the library and in SO_PASSRIGHTS alike. */
-	r = usock_learn_rx_flags(s);
+	r = usock_inherit_policy(s, listener);
 	if (r < 0) {
 		usock_close_fd(fd);
 		free(s);
 		return r;
 	}
-	max = load_relaxed(&listener->max_fds);
-	s->max_fds = max;
-	usock_apply_passrights(fd, max);
 	*ret = s;
 	return 0;
 }

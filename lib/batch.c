@@ -6,11 +6,35 @@
 
 #include "usock-private.h"
 
+/* Entries without a message object per receive under an fd limit. */
+#define BATCH_SCRATCH 4
+
+struct batch {
+	struct mmsghdr *mm;
+	unsigned int n;
+};
+
+static ssize_t sendmmsg_op(int fd, void *arg, int flags)
+{
+	struct batch *b = arg;
+
+	return sendmmsg(fd, b->mm, b->n, flags | MSG_NOSIGNAL);
+}
+
+static ssize_t recvmmsg_op(int fd, void *arg, int flags)
+{
+	struct batch *b = arg;
+
+	/* MSG_WAITFORONE: block (unless nonblocking) for the first message,
+	 * then take only what is already queued. */
+	return recvmmsg(fd, b->mm, b->n,
+			flags | MSG_WAITFORONE | MSG_CMSG_CLOEXEC, NULL);
+}
+
 USOCK_EXPORT int usock_send_batch(struct usock *s, const struct iovec *bufs,
 				  struct usock_msg *const *msgs, unsigned int n)
 {
 	struct mmsghdr mm[USOCK_MAX_BATCH];
-	int r;
 
 	if (!s || (!bufs && n))
 		return -EINVAL;
@@ -30,7 +54,7 @@ USOCK_EXPORT int usock_send_batch(struct usock *s, const struct iovec *bufs,
 
 		mh->msg_iov = (struct iovec *)&bufs[i];
 		mh->msg_iovlen = 1;
-		if (!m || !(m->n_fds || m->has_creds))
+		if (!m || !(m->n_fds || (m->has_creds && !m->creds_received)))
 			continue;
 		/* Each message's control data is built in its own object:
 		 * all of them must live until the one syscall. */
@@ -40,29 +64,35 @@ USOCK_EXPORT int usock_send_batch(struct usock *s, const struct iovec *bufs,
 		mh->msg_control = m->ctl.buf;
 	}
 
-	do
-		r = sendmmsg(s->fd, mm, n, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return (int)usock_io(s, false, sendmmsg_op, &(struct batch){ mm, n });
 }
 
 USOCK_EXPORT int usock_recv_batch(struct usock *s, const struct iovec *bufs,
 				  struct usock_msg *const *msgs,
 				  ssize_t *ret_lens, unsigned int n)
 {
+	/*
+	 * About 7 KiB of stack: the control buffers live in the message
+	 * objects. An entry without one needs a buffer only under an fd
+	 * limit, to enforce it; such a batch takes at most BATCH_SCRATCH of
+	 * them per call.
+	 */
 	struct mmsghdr mm[USOCK_MAX_BATCH];
-	/* Control room for messages without a message object: their fds
-	 * are closed, but the quota and end of file work as for the others.
-	 * With the mmsghdrs this is about 37 KiB of stack. */
-	union usock_recv_ctl scratch[USOCK_MAX_BATCH];
-	unsigned int max;
+	union usock_recv_ctl scratch[BATCH_SCRATCH];
+	unsigned int nscratch = 0;
+	uint32_t pol;
 	size_t ctl_len;
 	int r, last;
 
-	if (!s || ((!bufs || !ret_lens) && n))
-		return -EINVAL;
 	if (n > USOCK_MAX_BATCH)
 		n = USOCK_MAX_BATCH;
+	/* Every message object is empty after any failure. */
+	if (msgs)
+		for (unsigned int i = 0; i < n; i++)
+			if (msgs[i])
+				usock_msg_clear(msgs[i]);
+	if (!s || ((!bufs || !ret_lens) && n))
+		return -EINVAL;
 	if (!n)
 		return 0;
 	/* One object for two entries would get two messages' fds. */
@@ -77,8 +107,8 @@ USOCK_EXPORT int usock_recv_batch(struct usock *s, const struct iovec *bufs,
 			if (!bufs[i].iov_len)
 				return -EINVAL;
 
-	max = load_relaxed(&s->max_fds);
-	ctl_len = usock_recv_ctl_len(s, max);
+	pol = load_relaxed(&s->policy);
+	ctl_len = usock_recv_ctl_len(pol);
 	memset(mm, 0, n * sizeof(mm[0]));
 	for (unsigned int i = 0; i < n; i++) {
 		struct usock_msg *m = msgs ? msgs[i] : NULL;
@@ -86,23 +116,19 @@ USOCK_EXPORT int usock_recv_batch(struct usock *s, const struct iovec *bufs,
 
 		mh->msg_iov = (struct iovec *)&bufs[i];
 		mh->msg_iovlen = 1;
-		if (m)
-			usock_msg_clear(m);
-		/* Without a message object the fds still arrive, in
-		 * scratch room, so that the quota and EOF rules hold. */
-		mh->msg_control =
-			ctl_len ? (m ? m->ctl.buf : scratch[i].buf) : NULL;
+		if (!usock_recv_wants_ctl(m, pol))
+			continue;
+		if (!m && nscratch == BATCH_SCRATCH) {
+			n = i;
+			break;
+		}
+		mh->msg_control = m ? m->ctl.buf : scratch[nscratch++].buf;
 		mh->msg_controllen = ctl_len;
 	}
 
-	/* MSG_WAITFORONE: block (unless nonblocking) for the first message,
-	 * then take only what is already queued. */
-	do
-		r = recvmmsg(s->fd, mm, n, MSG_WAITFORONE | MSG_CMSG_CLOEXEC,
-			     NULL);
-	while (r < 0 && errno == EINTR);
+	r = (int)usock_io(s, true, recvmmsg_op, &(struct batch){ mm, n });
 	if (r < 0)
-		return usock_recv_errno(s);
+		return usock_recv_errno(s, r);
 
 	/* At end of file the kernel fills every remaining entry with an
 	 * empty "message". So only entries after the last one that carried
@@ -116,7 +142,7 @@ USOCK_EXPORT int usock_recv_batch(struct usock *s, const struct iovec *bufs,
 	for (int i = 0; i < r; i++) {
 		struct usock_msg *m = msgs ? msgs[i] : NULL;
 		ssize_t len = usock_finish_recv(s, &mm[i].msg_hdr,
-						(ssize_t)mm[i].msg_len, max, m,
+						(ssize_t)mm[i].msg_len, pol, m,
 						i > last);
 
 		if (len == -EPIPE) {

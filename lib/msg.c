@@ -18,6 +18,7 @@ void usock_msg_clear(struct usock_msg *m)
 	m->n_taken = 0;
 	m->owns_fds = false;
 	m->has_creds = false;
+	m->creds_received = false;
 	m->pid = 0;
 	m->uid = (uint32_t)-1;
 	m->gid = (uint32_t)-1;
@@ -78,6 +79,7 @@ USOCK_EXPORT int usock_msg_set_creds(struct usock_msg *m, int32_t pid,
 	if (!m || pid <= 0 || uid == (uint32_t)-1 || gid == (uint32_t)-1)
 		return -EINVAL;
 	m->has_creds = true;
+	m->creds_received = false; /* to be sent: set for this send */
 	m->pid = pid;
 	m->uid = uid;
 	m->gid = gid;

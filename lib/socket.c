@@ -53,8 +53,11 @@ struct usock *usock_new_handle(int fd, int type)
 	if (s) {
 		s->fd = fd;
 		s->type = type;
-		s->max_fds = USOCK_MAX_FDS;
-		s->rx_flags = 0;
+		s->policy = POL_DEFAULT;
+		s->changed = 0;
+		s->lock = 0;
+		s->timeout_ms = -1;
+		s->forced_cred = false;
 		s->unlink_path = NULL;
 		s->unlink_dev = 0;
 		s->unlink_ino = 0;
@@ -67,7 +70,7 @@ USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
 {
 	struct usock *a, *b;
 	int sock_type = usock_type_to_sock(type);
-	int sv[2];
+	int sv[2], r;
 
 	if (!ret_a || !ret_b || ret_a == ret_b || sock_type < 0)
 		return -EINVAL;
@@ -87,7 +90,7 @@ USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
 	if (flags & USOCK_NONBLOCK)
 		sock_type |= SOCK_NONBLOCK;
 	if (socketpair(AF_UNIX, sock_type, 0, sv) < 0) {
-		int r = -errno;
+		r = -errno;
 
 		free(a);
 		free(b);
@@ -96,6 +99,16 @@ USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
 
 	a->fd = sv[0];
 	b->fd = sv[1];
+	r = usock_force_passcred(a);
+	if (r == 0)
+		r = usock_force_passcred(b);
+	if (r < 0) {
+		usock_close_fd(sv[0]);
+		usock_close_fd(sv[1]);
+		free(a);
+		free(b);
+		return r;
+	}
 	*ret_a = a;
 	*ret_b = b;
 	return 0;
@@ -107,49 +120,6 @@ static int getsockopt_int(int fd, int opt, int *val)
 
 	if (getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0)
 		return -errno;
-	return 0;
-}
-
-/*
- * Read which credentials the kernel attaches to received messages on s's
- * socket: an adopted socket may come with them set, and an accepted one got
- * the listener's options when the client connected, not when accepted.
- */
-int usock_learn_rx_flags(struct usock *s)
-{
-	unsigned int fl = 0;
-	int v, r;
-
-	/* Only an option the kernel lacks (ENOPROTOOPT: SO_PASSPIDFD before
-	 * 6.5) is off: flags that disagree with the socket size the control
-	 * buffer wrongly under a quota, and messages are lost. */
-	r = getsockopt_int(s->fd, SO_PASSCRED, &v);
-	if (r < 0)
-		return r;
-	if (v)
-		fl |= USOCK_RX_PASSCRED;
-	r = getsockopt_int(s->fd, SO_PASSPIDFD, &v);
-	if (r < 0 && r != -ENOPROTOOPT)
-		return r;
-	if (r == 0 && v)
-		fl |= USOCK_RX_PASSPIDFD;
-	store_relaxed(&s->rx_flags, fl);
-	return 0;
-}
-
-/* An adopted socket may also refuse fds already (SO_PASSRIGHTS 0). */
-static int learn_rx_options(struct usock *s)
-{
-	int v, r = usock_learn_rx_flags(s);
-
-	if (r < 0)
-		return r;
-	/* SO_PASSRIGHTS: Linux 6.16+. */
-	r = getsockopt_int(s->fd, SO_PASSRIGHTS, &v);
-	if (r < 0 && r != -ENOPROTOOPT)
-		return r;
-	if (r == 0 && !v)
-		s->max_fds = 0;
 	return 0;
 }
 
@@ -188,7 +158,7 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 	s = usock_new_handle(fd, type);
 	if (!s)
 		return -ENOMEM;
-	r = learn_rx_options(s);
+	r = usock_learn_policy(s);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -197,19 +167,22 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 	if (!(fdflags & FD_CLOEXEC) &&
 	    fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) < 0) {
 		r = -errno;
-		free(s);
-		return r;
+		goto undo;
 	}
 	if ((flags & USOCK_NONBLOCK) && !(flflags & O_NONBLOCK) &&
 	    fcntl(fd, F_SETFL, flflags | O_NONBLOCK) < 0) {
 		r = -errno;
 		(void)fcntl(fd, F_SETFD, fdflags);
-		free(s);
-		return r;
+		goto undo;
 	}
 
 	*ret = s;
 	return 0;
+
+undo:
+	usock_restore_passcred(s);
+	free(s);
+	return r;
 }
 
 /*
@@ -262,63 +235,11 @@ USOCK_EXPORT int usock_release_fd(struct usock *s)
 	if (!s)
 		return -EINVAL;
 	fd = s->fd;
+	/* The fd leaves as its owner would expect it: SO_PASSCRED on only
+	 * if asked for (usock_release_fd(3)). */
+	usock_restore_passcred(s);
 	free_handle(s);
 	return fd;
-}
-
-static void set_rx_flag(struct usock *s, unsigned int flag, int on)
-{
-	if (on)
-		__atomic_fetch_or(&s->rx_flags, flag, __ATOMIC_RELAXED);
-	else
-		__atomic_fetch_and(&s->rx_flags, ~flag, __ATOMIC_RELAXED);
-}
-
-/* Turn a receive option on or off, and keep the handle's view of it. */
-static int set_rx_option(struct usock *s, int opt, unsigned int flag,
-			 int enable)
-{
-	int v = !!enable;
-
-	if (!s)
-		return -EINVAL;
-	if (setsockopt(s->fd, SOL_SOCKET, opt, &v, sizeof(v)) < 0)
-		return -errno;
-	set_rx_flag(s, flag, v);
-	return 0;
-}
-
-USOCK_EXPORT int usock_set_passcred(struct usock *s, int enable)
-{
-	return set_rx_option(s, SO_PASSCRED, USOCK_RX_PASSCRED, enable);
-}
-
-USOCK_EXPORT int usock_set_passpidfd(struct usock *s, int enable)
-{
-	return set_rx_option(s, SO_PASSPIDFD, USOCK_RX_PASSPIDFD, enable);
-}
-
-void usock_apply_passrights(int fd, unsigned int max)
-{
-	int v = max > 0;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &v, sizeof(v));
-}
-
-USOCK_EXPORT int usock_set_max_fds(struct usock *s, unsigned int max)
-{
-	if (!s || max > USOCK_MAX_FDS)
-		return -EINVAL;
-	usock_apply_passrights(s->fd, max);
-	store_relaxed(&s->max_fds, max);
-	return 0;
-}
-
-USOCK_EXPORT int usock_get_max_fds(const struct usock *s)
-{
-	if (!s)
-		return -EINVAL;
-	return (int)load_relaxed(&s->max_fds);
 }
 
 USOCK_EXPORT int usock_set_nonblock(struct usock *s, int enable)

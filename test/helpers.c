@@ -765,3 +765,25 @@ bool kernel_nofile_soft_limit_is(unsigned long soft)
 	fclose(f);
 	return found;
 }
+
+int test_rounds(int n)
+{
+	const char *e = getenv("USOCK_TEST_SCALE");
+	double scale = e ? strtod(e, NULL) : 1.0;
+	double r = scale > 0 ? n * scale : n;
+
+	return r < 1 ? 1 : (int)r;
+}
+
+bool kernel_opt_exists(int opt)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), v;
+	socklen_t len = sizeof(v);
+	bool ok;
+
+	ck_assert_int_ge(fd, 0);
+	ok = getsockopt(fd, SOL_SOCKET, opt, &v, &len) == 0 ||
+	     errno != ENOPROTOOPT;
+	close(fd);
+	return ok;
+}

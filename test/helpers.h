@@ -219,6 +219,13 @@ struct thread_failure {
 #define assert_thread_ok(who, f)                                               \
 	ck_assert_msg((f)->what[0] == '\0', "%s thread: %s", (who), (f)->what)
 
+/* n scaled by the environment's USOCK_TEST_SCALE (a positive number,
+ * default 1), at least 1: CI runs the threaded tests longer. */
+int test_rounds(int n);
+
+/* Does the kernel know the SOL_SOCKET option opt (not ENOPROTOOPT)? */
+bool kernel_opt_exists(int opt);
+
 /* uid and gid of the unprivileged identity tests drop to. */
 #define NOBODY 65534
 /*

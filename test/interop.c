@@ -230,9 +230,12 @@ START_TEST(test_pair)
 
 	pair_ok(_i, 0, &mine, &theirs);
 	ck_assert_int_eq(usock_set_passcred(mine, 1), 0);
-	arg.fd = usock_get_fd(theirs);
+	/* Released, not just closed: the fd that Python gets has
+	 * SO_PASSCRED as its owner set it (off), not as the library keeps
+	 * it for SEQPACKET (usock_release_fd(3)). */
+	arg.fd = usock_release_fd(theirs);
 	py = child_spawn(child_exec_python, &arg);
-	usock_close(theirs);
+	close(arg.fd);
 	exchange(mine, py);
 	child_wait_ok(py);
 	usock_close(mine);

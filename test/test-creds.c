@@ -123,11 +123,16 @@ START_TEST(test_passcred_after_queued)
 
 	pair_ok(_i, 0, &a, &b);
 	ck_assert_int_eq(usock_send(a, "q", 1, NULL), 1);
-	/* Turned on with the message already queued: pid 0 arrives. */
+	/* Turned on with the message already queued: pid 0 arrives, and
+	 * that is no credentials. On SEQPACKET the kernel option was on all
+	 * along (the library keeps it on), so the sender's are there. */
 	ck_assert_int_eq(usock_set_passcred(b, 1), 0);
 	ck_assert_int_eq(usock_recv(b, &c, 1, m), 1);
 	ck_assert_int_eq(c, 'q');
-	assert_no_creds(m);
+	if (_i == USOCK_SEQPACKET)
+		assert_msg_creds(m, getpid(), getuid(), getgid());
+	else
+		assert_no_creds(m);
 
 	ck_assert_int_eq(usock_send(a, "r", 1, NULL), 1);
 	ck_assert_int_eq(usock_recv(b, &c, 1, m), 1);
@@ -222,11 +227,12 @@ static int child_forward_creds(void *p)
 	CHILD_ASSERT_INT_EQ(usock_msg_get_creds(m, &pid, &uid, &gid), 0);
 	CHILD_ASSERT_INT_EQ(pid, getppid());
 
-	/* Forwarding claims the parent's pid: refused. */
-	CHILD_ASSERT_INT_EQ(usock_send(a->a2, buf, 2, m), -EPERM);
-	/* Reset first and it goes through with the child's own. */
-	usock_msg_reset(m);
+	/* Sending the message on never relays the parent's credentials:
+	 * the child's own go with it. */
 	CHILD_ASSERT_INT_EQ(usock_send(a->a2, "fw", 2, m), 2);
+	/* Claiming them explicitly is refused. */
+	CHILD_ASSERT_INT_EQ(usock_msg_set_creds(m, pid, uid, gid), 0);
+	CHILD_ASSERT_INT_EQ(usock_send(a->a2, buf, 2, m), -EPERM);
 	usock_msg_free(m);
 	usock_close(a->b1);
 	usock_close(a->a2);
@@ -387,7 +393,14 @@ START_TEST(test_root_forwards_creds)
 	wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
 	assert_msg_creds(m, pid, NOBODY, NOBODY);
-	/* Root forwards them as they are; the receiver sees the child. */
+	/* Sent on as received, even by root, the message carries the
+	 * relay's own credentials: received ones are never relayed. */
+	ck_assert_int_eq(usock_send(a2, &c, 1, m), 1);
+	ck_assert_int_eq(usock_recv(b2, &c, 1, fw), 1);
+	assert_msg_creds(fw, getpid(), getuid(), getgid());
+	/* Set explicitly for the send, they go: the receiver sees the
+	 * child. */
+	ck_assert_int_eq(usock_msg_set_creds(m, pid, NOBODY, NOBODY), 0);
 	ck_assert_int_eq(usock_send(a2, &c, 1, m), 1);
 	ck_assert_int_eq(usock_recv(b2, &c, 1, fw), 1);
 	assert_msg_creds(fw, pid, NOBODY, NOBODY);

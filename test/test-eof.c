@@ -122,8 +122,8 @@ START_TEST(test_empty_then_close_passcred)
 }
 END_TEST
 
-/* Without SO_PASSCRED, the documented limit: an empty message that is the
- * last thing before close reads as end of file. */
+/* Without usock_set_passcred() too: an empty message that is the last thing
+ * before close is an empty message (1.0 read it as end of file). */
 START_TEST(test_empty_then_close_no_passcred)
 {
 	struct usock *a, *b;
@@ -131,7 +131,10 @@ START_TEST(test_empty_then_close_no_passcred)
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
 	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
 	usock_close(a);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
 	usock_close(b);

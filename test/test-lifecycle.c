@@ -317,7 +317,7 @@ START_TEST(test_version)
 		 USOCK_VERSION_MINOR, USOCK_VERSION_MICRO);
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, want);
-	ck_assert_str_eq(v, "1.0.0");
+	ck_assert_str_eq(v, "1.1.0");
 	/* A static string: the same one every time. */
 	ck_assert_ptr_eq(usock_version(), v);
 }
@@ -358,25 +358,28 @@ END_TEST
 START_TEST(test_set_passcred)
 {
 	const int type = _i;
+	/* SEQPACKET handles keep SO_PASSCRED on whatever the policy: every
+	 * message then carries credentials, end of file none (usock(7)). */
+	const int kept = type == USOCK_SEQPACKET;
 	struct usock *a, *b;
 	int fa;
 
 	pair_ok(type, 0, &a, &b);
 	fa = usock_get_fd(a);
-	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 0);
+	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), kept);
 
 	ck_assert_int_eq(usock_set_passcred(a, 1), 0);
 	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 1);
-	ck_assert_int_eq(sockopt_int(usock_get_fd(b), SO_PASSCRED), 0);
+	ck_assert_int_eq(sockopt_int(usock_get_fd(b), SO_PASSCRED), kept);
 	ck_assert_int_eq(usock_set_passcred(a, 0), 0);
-	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 0);
+	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), kept);
 	/* Any non-zero value enables it. */
 	ck_assert_int_eq(usock_set_passcred(a, 42), 0);
 	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 1);
 	ck_assert_int_eq(usock_set_passcred(a, -1), 0);
 	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 1);
 	ck_assert_int_eq(usock_set_passcred(a, 0), 0);
-	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), 0);
+	ck_assert_int_eq(sockopt_int(fa, SO_PASSCRED), kept);
 
 	usock_close(a);
 	usock_close(b);
@@ -393,7 +396,11 @@ START_TEST(test_options_closed_fd)
 	fa = usock_get_fd(a);
 	/* Closed behind the library's back (a caller bug it must survive). */
 	ck_assert_int_eq(close(fa), 0);
-	ck_assert_int_eq(usock_set_passcred(a, 1), -EBADF);
+	/* On SEQPACKET the option stays on: only the policy changes, and
+	 * no system call is made. */
+	ck_assert_int_eq(usock_set_passcred(a, 1), 0);
+	ck_assert_int_eq(usock_set_max_fds(a, 3), -EBADF);
+	ck_assert_int_eq(usock_get_max_fds(a), USOCK_MAX_FDS);
 	ck_assert_int_eq(usock_set_nonblock(a, 1), -EBADF);
 	ck_assert_int_eq(usock_set_nonblock(a, 0), -EBADF);
 	ck_assert_int_eq(usock_send(a, "x", 1, NULL), -EBADF);

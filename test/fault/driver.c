@@ -149,9 +149,10 @@ static enum outcome outcome_of(const struct fault_event *ev, const char *expr)
 		return OUT_SAME;
 	if (ev->err == EINTR && is_retried(ev->fn))
 		return OUT_RETRIED;
-	/* SO_PASSRIGHTS may be missing (before 6.16): the library then
-	 * closes unwanted fds itself. */
-	if (ev->fn == FAULT_SETSOCKOPT && ev->detail == 83 /* SO_PASSRIGHTS */)
+	/* usock_release_fd() hands the fd over whatever happens: turning
+	 * the library's SO_PASSCRED off again is best effort. */
+	if (ev->fn == FAULT_SETSOCKOPT && ev->detail == SO_PASSCRED &&
+	    strncmp(expr, "usock_release_fd(", 17) == 0)
 		return OUT_SAME;
 	/* Anything else, including reading the receive options in adopt and
 	 * accept: a handle whose policy disagrees with its socket would lose

@@ -11,8 +11,8 @@
  *   - a short transfer: the short count;
  *   - malloc/calloc/strdup: -ENOMEM;
  *   - a failure the library may ignore (close, which releases the fd
- *     anyway; SO_PASSRIGHTS, which older kernels lack; reading SO_PASSCRED
- *     again in recv's end-of-file test): the expected value;
+ *     anyway; reading SO_PASSCRED again in recv's end-of-file test;
+ *     turning SO_PASSCRED off in usock_release_fd): the expected value;
  *   - the peek of recv's end-of-file test: the expected value, or the
  *     other side of the documented ambiguity (0 or -EPIPE);
  *   - the connect() of usock_listen's probe for a stale socket file: the

@@ -288,8 +288,10 @@ static void op_send(struct input *in)
 	q->nfds = (uint16_t)nfds;
 	q->fds_read = false;
 	/* The kernel attaches credentials when they were sent, or when
-	 * either end wants credentials or pidfds. */
-	q->has_pid = creds || s->passcred || s->passpidfd || r->passcred ||
+	 * either end wants credentials or pidfds; SEQPACKET handles keep
+	 * SO_PASSCRED on. */
+	q->has_pid = creds || st.type == USOCK_SEQPACKET || s->passcred ||
+		     s->passpidfd || r->passcred ||
 		     r->passpidfd;
 	memcpy(q->pool, pool, nfds);
 }
@@ -341,22 +343,11 @@ static void pop(struct end *r)
 	r->count--;
 }
 
-/*
- * What the library's end-of-file test sees of the next message: a peek
- * without a control buffer, so any control data shows as MSG_CTRUNC (fds;
- * with SO_PASSPIDFD on, the kernel flags the missing pidfd room always).
- */
-static bool plain_empty(const struct end *r, const struct qmsg *q)
-{
-	return q->len == 0 && q->nfds == 0 && !r->passpidfd;
-}
-
 /* SEQPACKET, DGRAM: one message, or its error. */
 static void recv_message(struct end *r, bool peer_closed, ssize_t n,
 			 const uint8_t *buf, uint32_t cap, bool with_m)
 {
-	struct qmsg *q = &r->q[r->head], *after;
-	bool ctl;
+	struct qmsg *q = &r->q[r->head];
 
 	if (st.type == USOCK_SEQPACKET && r->reset_pending) {
 		EXPECT_EQ(n, -ECONNRESET);
@@ -369,19 +360,11 @@ static void recv_message(struct end *r, bool peer_closed, ssize_t n,
 				     : -EAGAIN);
 		return;
 	}
-	after = r->count > 1 ? &r->q[(r->head + 1) % MAX_QUEUE] : NULL;
-	ctl = q->nfds || r->passcred || (r->passpidfd && q->has_pid);
 	pop(r);
 	if (q->nfds > r->max) {
 		EXPECT_EQ(n, -E2BIG);
 	} else if (q->len > cap) {
 		EXPECT_EQ(n, -EMSGSIZE);
-	} else if (st.type == USOCK_SEQPACKET && q->len == 0 && !ctl &&
-		   peer_closed && (!after || plain_empty(r, after))) {
-		/* The documented ambiguity: an empty message with nothing
-		 * attached, with nothing but such messages after it, sent
-		 * just before the close, reads as the end. */
-		EXPECT_EQ(n, -EPIPE);
 	} else {
 		EXPECT_EQ(n, q->len);
 		for (uint32_t i = 0; i < q->len; i++)
