@@ -3,6 +3,8 @@
 #ifndef USOCK_PRIVATE_H
 #define USOCK_PRIVATE_H
 
+#include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -183,9 +185,36 @@ int usock_wait(int fd, short events, const struct timespec *deadline);
  * Run op (a sendmsg/recvmsg-like call on s->fd with extra flags) as a
  * blocking call would, restarting after signals within s's timeout (rx:
  * receiving, else sending). Returns op's result or a negative errno.
+ * Inline, so that op is a direct call on the usual path.
  */
-ssize_t usock_io(struct usock *s, bool rx, ssize_t (*op)(int, void *, int),
-		 void *arg);
+static inline ssize_t usock_io(struct usock *s, bool rx,
+			       ssize_t (*op)(int, void *, int), void *arg)
+{
+	struct timespec deadline;
+	ssize_t n;
+	int r;
+
+	if (__builtin_expect(load_relaxed(&s->timeout_ms) < 0, 1)) {
+		do
+			n = op(s->fd, arg, 0);
+		while (n < 0 && errno == EINTR &&
+		       usock_restart(s->fd, rx ? SO_RCVTIMEO : SO_SNDTIMEO));
+		return n < 0 ? -errno : n;
+	}
+	usock_deadline(s, &deadline);
+	for (;;) {
+		n = op(s->fd, arg, MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		r = usock_wait(s->fd, rx ? POLLIN : POLLOUT, &deadline);
+		if (r < 0)
+			return r;
+	}
+}
 
 /* Close fd keeping errno intact; used on error paths. */
 void usock_close_fd(int fd);

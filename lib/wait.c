@@ -93,31 +93,3 @@ USOCK_EXPORT int usock_get_timeout(const struct usock *s, int *ret_timeout_ms)
 	*ret_timeout_ms = load_relaxed(&s->timeout_ms);
 	return 0;
 }
-
-ssize_t usock_io(struct usock *s, bool rx, ssize_t (*op)(int, void *, int),
-		 void *arg)
-{
-	struct timespec deadline;
-	ssize_t n;
-	int r;
-
-	if (usock_deadline(s, &deadline)) {
-		do
-			n = op(s->fd, arg, 0);
-		while (n < 0 && errno == EINTR &&
-		       usock_restart(s->fd, rx ? SO_RCVTIMEO : SO_SNDTIMEO));
-		return n < 0 ? -errno : n;
-	}
-	for (;;) {
-		n = op(s->fd, arg, MSG_DONTWAIT);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -errno;
-		r = usock_wait(s->fd, rx ? POLLIN : POLLOUT, &deadline);
-		if (r < 0)
-			return r;
-	}
-}
