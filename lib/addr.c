@@ -246,7 +246,7 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 {
 	struct timespec deadline;
 	struct usock *s;
-	int fd, r, fl = SOCK_CLOEXEC;
+	int fd, r, fl = SOCK_CLOEXEC, ms;
 
 	if (!listener || !ret || (flags & ~USOCK_NONBLOCK))
 		return -EINVAL;
@@ -258,14 +258,17 @@ USOCK_EXPORT int usock_accept(struct usock *listener, int flags,
 	s = usock_new_handle(-1, listener->type);
 	if (!s)
 		return -ENOMEM;
-	if (usock_deadline(listener, &deadline)) {
+	ms = load_relaxed(&listener->timeout_ms);
+	if (ms < 0) {
 		do
 			fd = accept4(listener->fd, NULL, NULL, fl);
 		while (fd < 0 && errno == EINTR &&
 		       usock_restart(listener->fd, SO_RCVTIMEO));
 		fd = fd < 0 ? -errno : fd;
-	} else
+	} else {
+		usock_deadline(ms, &deadline);
 		fd = timed_accept(listener, fl, &deadline);
+	}
 	if (fd < 0) {
 		free(s);
 		return fd;

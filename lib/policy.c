@@ -87,6 +87,7 @@ int usock_learn_policy(struct usock *s)
 		if (r < 0)
 			return r;
 		turned_on = true;
+		s->changed = CHG_KCRED;
 	}
 	/* Options a kernel lacks (ENOPROTOOPT) are off. SO_PASSPIDFD: Linux
 	 * 6.5; SO_PASSRIGHTS: 6.16. */
@@ -106,6 +107,7 @@ undo:
 	if (turned_on)
 		(void)setsockopt_int(s->fd, SO_PASSCRED, 0);
 	s->forced_cred = false;
+	s->changed = 0;
 	return r;
 }
 
@@ -124,6 +126,8 @@ int usock_inherit_policy(struct usock *s, const struct usock *listener)
 	 */
 	if ((chg & CHG_CRED) && s->type != USOCK_SEQPACKET)
 		r = setsockopt_int(s->fd, SO_PASSCRED, !!(pol & POL_CRED));
+	if (chg & CHG_KCRED)
+		r = setsockopt_int(s->fd, SO_PASSCRED, 1);
 	if (r == 0 && (chg & CHG_PIDFD)) {
 		r = setsockopt_int(s->fd, SO_PASSPIDFD, !!(pol & POL_PIDFD));
 		if (r == -ENOPROTOOPT && !(pol & POL_PIDFD))

@@ -44,6 +44,9 @@
 #define CHG_CRED 0x1u
 #define CHG_PIDFD 0x2u
 #define CHG_MAX 0x4u
+/* An adopted SEQPACKET listener whose SO_PASSCRED the library turned on:
+ * clients already queued got the old value at connect, so accept sets it. */
+#define CHG_KCRED 0x8u
 
 /*
  * A socket handle. fd and type never change after creation. policy is read
@@ -168,11 +171,8 @@ void usock_restore_passcred(struct usock *s);
  * (opt SO_RCVTIMEO or SO_SNDTIMEO): the kernel would start it over. */
 bool usock_restart(int fd, int opt);
 
-/*
- * usock_set_timeout(): 0 and the deadline when s has a timeout, 1 when it
- * has none (the call then blocks in the kernel as usual).
- */
-int usock_deadline(const struct usock *s, struct timespec *deadline);
+/* The deadline ms (>= 0, a timeout read once per call) from now. */
+void usock_deadline(int ms, struct timespec *deadline);
 
 /*
  * Wait until fd is ready for events or the deadline passes: 0 (ready),
@@ -191,17 +191,18 @@ static inline ssize_t usock_io(struct usock *s, bool rx,
 			       ssize_t (*op)(int, void *, int), void *arg)
 {
 	struct timespec deadline;
+	int ms = load_relaxed(&s->timeout_ms);
 	ssize_t n;
 	int r;
 
-	if (__builtin_expect(load_relaxed(&s->timeout_ms) < 0, 1)) {
+	if (__builtin_expect(ms < 0, 1)) {
 		do
 			n = op(s->fd, arg, 0);
 		while (n < 0 && errno == EINTR &&
 		       usock_restart(s->fd, rx ? SO_RCVTIMEO : SO_SNDTIMEO));
 		return n < 0 ? -errno : n;
 	}
-	usock_deadline(s, &deadline);
+	usock_deadline(ms, &deadline);
 	for (;;) {
 		n = op(s->fd, arg, MSG_DONTWAIT);
 		if (n >= 0)

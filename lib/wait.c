@@ -26,12 +26,8 @@ bool usock_restart(int fd, int opt)
 	return tv.tv_sec == 0 && tv.tv_usec == 0;
 }
 
-int usock_deadline(const struct usock *s, struct timespec *deadline)
+void usock_deadline(int ms, struct timespec *deadline)
 {
-	int ms = load_relaxed(&s->timeout_ms);
-
-	if (ms < 0)
-		return 1;
 	clock_gettime(CLOCK_MONOTONIC, deadline);
 	deadline->tv_sec += ms / 1000;
 	deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -39,7 +35,6 @@ int usock_deadline(const struct usock *s, struct timespec *deadline)
 		deadline->tv_sec++;
 		deadline->tv_nsec -= 1000000000L;
 	}
-	return 0;
 }
 
 int usock_wait(int fd, short events, const struct timespec *deadline)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +161,38 @@ START_TEST(test_eof_kept_option_released)
 	ck_assert_int_eq(sockopt_int(fd, SO_PASSCRED), 1);
 	close(fd);
 	usock_close(a);
+}
+END_TEST
+
+/* Socket activation: a listener made elsewhere, SO_PASSCRED off, a client
+ * already queued when the library adopts it. The accepted handle still
+ * keeps the option on: the empty message is one, end of file exact. */
+START_TEST(test_eof_adopted_listener)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct usock *l, *s;
+	int lfd, cfd;
+	char buf[4];
+
+	abstract_name(sa.sun_path + 1, sizeof(sa.sun_path) - 1);
+	sa.sun_path[0] = '\0';
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(cfd, "", 0, 0), 0);
+	ck_assert_int_eq(close(cfd), 0);
+
+	ck_assert_int_eq(usock_adopt(lfd, 0, &l), 0);
+	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
+	ck_assert_int_eq(opt_of(s, SO_PASSCRED), 1);
+	ck_assert_int_eq(usock_recv(s, buf, sizeof(buf), NULL), 0);
+	ck_assert_int_eq(usock_recv(s, buf, sizeof(buf), NULL), -EPIPE);
+	usock_close(s);
+	usock_close(l);
 }
 END_TEST
 
@@ -557,6 +590,7 @@ TEST_SUITE(policy)
 	tcase_add_loop_test(tc, test_batch_empty_then_truncated, 0, 2);
 	tcase_add_test(tc, test_eof_exact_under_threads);
 	tcase_add_test(tc, test_eof_kept_option_released);
+	tcase_add_test(tc, test_eof_adopted_listener);
 
 	tc = fd_tcase(s, "setters");
 	tcase_add_loop_test(tc, test_setters_agree_with_kernel, 0, 3);
