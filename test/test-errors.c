@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -18,8 +18,26 @@
 
 #include "helpers.h"
 
-/* An address that no process maps: recv and send fail with EFAULT. */
-#define BAD_BUFFER ((void *)(uintptr_t)8)
+#define BAD_BUFFER_SIZE 4096
+
+/*
+ * A page that the kernel can neither read nor write: recv and send fail
+ * with EFAULT on it. It maps a file of 0 bytes, so it lies wholly past the
+ * file's end; valgrind sees a mapped read-write page, not a stray pointer,
+ * and does not report the deliberate calls.
+ */
+static void *bad_buffer(void)
+{
+	int fd = memfd_create("usock-test-efault", MFD_CLOEXEC);
+	void *p;
+
+	ck_assert_int_ge(fd, 0);
+	p = mmap(NULL, BAD_BUFFER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
+	close(fd);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
 
 /* Close the handle's fd behind the library's back and reuse its number
  * for a file that is not a socket. */
@@ -125,18 +143,20 @@ START_TEST(test_recv_efault)
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok();
 	int fd = devnull();
+	void *bad = bad_buffer();
 	char c;
 
 	pair_ok(_i, USOCK_NONBLOCK, &a, &b);
 	send_fds_ok(a, "abc", 3, &fd, 1);
 	close(fd);
-	ck_assert_int_eq(usock_recv(b, BAD_BUFFER, 3, m), -EFAULT);
+	ck_assert_int_eq(usock_recv(b, bad, 3, m), -EFAULT);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	ck_assert_uint_eq(fd_count(), fd_baseline()->n + 2);
 	ck_assert_int_eq(usock_recv(b, &c, 1, m), -EAGAIN);
 	usock_close(a);
 	usock_close(b);
 	usock_msg_free(m);
+	munmap(bad, BAD_BUFFER_SIZE);
 }
 END_TEST
 
@@ -145,15 +165,17 @@ END_TEST
 START_TEST(test_recv_efault_stream)
 {
 	struct usock *a, *b;
+	void *bad = bad_buffer();
 	char buf[4] = "";
 
 	pair_ok(USOCK_STREAM, USOCK_NONBLOCK, &a, &b);
 	ck_assert_int_eq(usock_send(a, "abc", 3, NULL), 3);
-	ck_assert_int_eq(usock_recv(b, BAD_BUFFER, 3, NULL), -EFAULT);
+	ck_assert_int_eq(usock_recv(b, bad, 3, NULL), -EFAULT);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 3);
 	ck_assert_str_eq(buf, "abc");
 	usock_close(a);
 	usock_close(b);
+	munmap(bad, BAD_BUFFER_SIZE);
 }
 END_TEST
 
@@ -161,15 +183,17 @@ END_TEST
 START_TEST(test_send_efault)
 {
 	struct usock *a, *b;
-	struct iovec iov = { .iov_base = BAD_BUFFER, .iov_len = 3 };
+	void *bad = bad_buffer();
+	struct iovec iov = { .iov_base = bad, .iov_len = 3 };
 
 	pair_ok(_i, USOCK_NONBLOCK, &a, &b);
-	ck_assert_int_eq(usock_send(a, BAD_BUFFER, 3, NULL), -EFAULT);
+	ck_assert_int_eq(usock_send(a, bad, 3, NULL), -EFAULT);
 	if (_i != USOCK_STREAM)
 		ck_assert_int_eq(usock_send_batch(a, &iov, NULL, 1), -EFAULT);
 	assert_nothing_queued(b);
 	usock_close(a);
 	usock_close(b);
+	munmap(bad, BAD_BUFFER_SIZE);
 }
 END_TEST
 
