@@ -86,11 +86,11 @@ START_TEST(test_connect_dgram_eperm)
 	 * other. Abstract: a NUL in place of the '@'. */
 	n = strlen(other_name);
 	memcpy(sa.sun_path + 1, other_name + 1, n - 1);
-	ck_assert_int_eq(connect(usock_get_fd(r), (struct sockaddr *)&sa,
-				 (socklen_t)(offsetof(struct sockaddr_un,
-						      sun_path) +
-					     n)),
-			 0);
+	ck_assert_int_eq(
+		connect(usock_get_fd(r), (struct sockaddr *)&sa,
+			(socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				    n)),
+		0);
 	ck_assert_int_eq(usock_connect(name, USOCK_DGRAM, 0, &c), -EPERM);
 	usock_close(other);
 	usock_close(r);
@@ -116,8 +116,7 @@ START_TEST(test_notsock)
 	if (_i != USOCK_STREAM) {
 		ck_assert_int_eq(usock_recv_batch(a, &iov, &m, &len, 1),
 				 -ENOTSOCK);
-		ck_assert_int_eq(usock_send_batch(a, &iov, NULL, 1),
-				 -ENOTSOCK);
+		ck_assert_int_eq(usock_send_batch(a, &iov, NULL, 1), -ENOTSOCK);
 	}
 	/* The handle closes the fd that now has its number. */
 	usock_close(a);
@@ -228,8 +227,7 @@ START_TEST(test_len_over_ssize_max)
 	assert_nothing_queued(b);
 	send_fds_ok(a, "abc", 3, &fd, 1);
 	close(fd);
-	ck_assert_int_eq(usock_recv(b, buf, (size_t)SSIZE_MAX + 1, m),
-			 -EINVAL);
+	ck_assert_int_eq(usock_recv(b, buf, (size_t)SSIZE_MAX + 1, m), -EINVAL);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	/* Still queued. */
 	ck_assert_int_eq(usock_recv(b, buf, 3, m), 3);

@@ -50,11 +50,11 @@ static void write_pair(int fd, unsigned int fn, int err)
 	int n;
 
 	if (name)
-		n = snprintf(line, sizeof(line), "%s %s\n",
-			     errno_fn_names[fn], name);
+		n = snprintf(line, sizeof(line), "%s %s\n", errno_fn_names[fn],
+			     name);
 	else
-		n = snprintf(line, sizeof(line), "%s %d\n",
-			     errno_fn_names[fn], err);
+		n = snprintf(line, sizeof(line), "%s %d\n", errno_fn_names[fn],
+			     err);
 	if (n > 0 && (size_t)n < sizeof(line) &&
 	    write(fd, line, (size_t)n) != n)
 		fprintf(stderr, "errno recorder: cannot write %s: %s\n",
