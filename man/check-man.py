@@ -21,6 +21,11 @@ man/meson.build runs one check per test, each from the one list of pages:
   example   a page shows a source file, verbatim, in one .EX block
   excerpt   a page shows part of a source file in one .EX block: a run of
             whole lines of it, verbatim but for their common indentation
+  errnos    `errnos LOG`: every "usock_X ENAME" line of LOG (the errno
+            recorder's, test/errno) names an errno that the ERRORS section
+            of usock_X's page has as an entry, the tag of a .TP; an alias
+            is looked up in the page its .so stub names (exit 77, a skip,
+            when LOG is missing or empty: nothing was observed)
 
 Pages are given as `--page PAGE [ALIAS ...]`: a real page and the alias
 pages that point to it. A failure names the symbol and page at fault
@@ -34,6 +39,7 @@ expects them.
 """
 
 import argparse
+import errno
 import os
 import re
 import subprocess
@@ -557,6 +563,70 @@ def check_excerpt(args):
     return 0
 
 
+def errors_entries(path):
+    """The errno values (numbers) that a page's ERRORS section has as
+    entries: the names in the tag line of each .TP."""
+    _, sections = page_sections(path)
+    values = set()
+    lines = sections.get('ERRORS', [])
+    for i, line in enumerate(lines):
+        if not re.match(r'^\.TP\s*$', line) or i + 1 == len(lines):
+            continue
+        tag = text_blocks([lines[i + 1]])
+        for name in re.findall(r'-(E[A-Z0-9]+)\b', ' '.join(tag)):
+            if not hasattr(errno, name):
+                fail('%s: ERRORS entry -%s is no errno name' % (path, name))
+                continue
+            values.add(getattr(errno, name))
+    return values
+
+
+def check_errnos(args):
+    try:
+        with open(args.log, encoding='utf-8') as f:
+            lines = f.read().split('\n')
+    except FileNotFoundError:
+        lines = []
+    names = documented_names(args.page)
+    observed = set()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        words = line.split()
+        if len(words) != 2:
+            fail('%s:%d: not "function ERRNO": "%s"' % (args.log, n, line))
+            continue
+        observed.add((words[0], words[1]))
+    if not observed and not failures:
+        print('SKIP: %s records no (function, errno) pair: run this check '
+              'after the test programs (meson test)' % args.log)
+        return 77
+    entries = {}
+    missing = []
+    for fn, name in sorted(observed):
+        where = names.get(fn)
+        if where is None:
+            fail('%s returned -%s, but no page documents %s' %
+                 (fn, name, fn))
+            continue
+        target = so_target(where)
+        page = (os.path.join(os.path.dirname(where),
+                             os.path.basename(target)) if target else where)
+        if page not in entries:
+            entries[page] = errors_entries(page)
+        value = getattr(errno, name, None)
+        if value is None and name.isdigit():
+            value = int(name)
+        if value not in entries[page]:
+            missing.append((fn, name, page))
+    for fn, name, page in missing:
+        fail('%s returned -%s, which the ERRORS section of %s does not list'
+             % (fn, name, page))
+    print('%d (function, errno) pairs observed in %s, %d not documented' %
+          (len(observed), args.log, len(missing)))
+    return 0
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == 'example-roff':
         for line in example_text(sys.argv[2]):
@@ -574,7 +644,8 @@ def main():
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('check', choices=['lint', 'stubs', 'symbols', 'synopsis',
-                                      'example', 'excerpt'])
+                                      'example', 'excerpt', 'errnos'])
+    ap.add_argument('log', nargs='?', help='the errno log (errnos)')
     ap.add_argument('--dir')
     ap.add_argument('--version')
     ap.add_argument('--header')
@@ -591,10 +662,12 @@ def main():
             'symbols': ['symbols', 'page'],
             'synopsis': ['header', 'version', 'page'],
             'example': ['example'],
-            'excerpt': ['example']}
+            'excerpt': ['example'],
+            'errnos': ['log', 'page']}
     for opt in need[args.check]:
         if getattr(args, opt) is None or (opt == 'page' and not args.page):
-            ap.error('%s needs --%s' % (args.check, opt))
+            ap.error('%s needs %s' % (args.check,
+                                      'LOG' if opt == 'log' else '--' + opt))
     r = globals()['check_' + args.check](args)
     if failures:
         print('%s: %d failure(s)' % (args.check, len(failures)))

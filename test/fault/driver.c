@@ -29,8 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../errno/record.h"
 #include "driver.h"
 #include "fault.h"
+
+/* glibc 2.36 lacks it (Linux 6.5). */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 static const int errs[] = { EINTR, EAGAIN, ENOMEM, EMFILE, ENOBUFS };
 #define N_ERRS (sizeof(errs) / sizeof(errs[0]))
@@ -82,6 +88,62 @@ void violation(const char *file, int line, const char *fmt, ...)
 void op_begin(void)
 {
 	fired_at_begin = fault_fired(NULL);
+}
+
+/*
+ * Whether the kernel (or libc, for the allocators) can really fail the
+ * faulted call fn with err: the driver injects its five errnos everywhere,
+ * but a page lists only what can happen. From the functions' man pages and
+ * Linux's net/unix/af_unix.c: bind takes an interruptible lock; of the
+ * socket options only SO_PEERPIDFD makes an fd; close may be interrupted.
+ */
+static bool injection_is_real(const struct fault_event *ev)
+{
+	switch (ev->fn) {
+	case FAULT_SENDMSG:
+	case FAULT_SENDMMSG:
+		return ev->err != EMFILE;
+	case FAULT_RECVMSG:
+	case FAULT_RECVMMSG:
+		return ev->err == EINTR || ev->err == EAGAIN ||
+		       ev->err == ENOMEM;
+	case FAULT_SOCKET:
+	case FAULT_SOCKETPAIR:
+		return ev->err == EMFILE || ev->err == ENOBUFS ||
+		       ev->err == ENOMEM;
+	case FAULT_ACCEPT4:
+		return true;
+	case FAULT_CONNECT:
+		return ev->err == EINTR || ev->err == EAGAIN ||
+		       ev->err == ENOMEM;
+	case FAULT_BIND:
+		return ev->err == EINTR || ev->err == ENOMEM;
+	case FAULT_GETSOCKOPT:
+		return ev->detail == SO_PEERPIDFD &&
+		       (ev->err == EMFILE || ev->err == ENOMEM);
+	case FAULT_CLOSE:
+		return ev->err == EINTR;
+	case FAULT_MALLOC:
+	case FAULT_CALLOC:
+	case FAULT_STRDUP:
+		return ev->err == ENOMEM;
+	default: /* listen, setsockopt, fcntl: none of the five */
+		return false;
+	}
+}
+
+/*
+ * The errno recorder's hook (test/errno/record.h): r, a call's result, is
+ * the errno that the fault of this call injected where the kernel could
+ * not have returned it. Such a pair is the seam's artefact, not a fact
+ * for the man page.
+ */
+bool errno_record_artefact(long long r)
+{
+	struct fault_event ev;
+
+	return fault_fired(&ev) && !fired_at_begin && ev.err != FAULT_SHORT &&
+	       r == -ev.err && !injection_is_real(&ev);
 }
 
 static bool matches(long long r, long long want, long long alt)
