@@ -25,7 +25,8 @@
  *   usock_get_max_fds() disagrees with SO_PASSRIGHTS, or a 1-fd message at
  *   limit 1 is refused (a control buffer sized for other options than the
  *   kernel's).
- * test_timeout checks that signals never stretch SO_RCVTIMEO.
+ * test_timeout checks that signals never stretch a bounded wait: SO_RCVTIMEO,
+ * SO_SNDTIMEO or usock_set_timeout(3), on a receive and on a send.
  *
  * USOCK_TEST_SCALE (a float, default 1) multiplies the rounds;
  * USOCK_TEST_SEED fixes the random sequence (the summary prints it).
@@ -584,8 +585,37 @@ static void *pester(void *p)
 	return NULL;
 }
 
+/*
+ * The ways a wait is bounded, each with the results a call may give
+ * (usock_set_timeout(3)): a kernel timeout on the fd returns -EAGAIN when it
+ * expires and -EINTR when a signal interrupts it (a restart would start it
+ * over); the library's deadline returns -ETIMEDOUT whatever the signals.
+ */
+enum bound { RCVTIMEO, SNDTIMEO, RECV_DEADLINE, SEND_DEADLINE, BOUNDS };
+
+static const char *const bound_names[BOUNDS] = {
+	"recv, SO_RCVTIMEO",
+	"send, SO_SNDTIMEO",
+	"recv, usock_set_timeout",
+	"send, usock_set_timeout",
+};
+
+/* Queue messages on s until the next send would block. */
+static void fill_queue(struct usock *s)
+{
+	char byte = 0;
+	int n = 0;
+
+	while (send(usock_get_fd(s), &byte, 1, MSG_DONTWAIT) == 1)
+		n++;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_gt(n, 0);
+}
+
 START_TEST(test_timeout)
 {
+	enum bound bound = (enum bound)_i;
+	bool sending = bound == SNDTIMEO || bound == SEND_DEADLINE;
 	struct timeval tv = { .tv_usec = TIMEOUT_MS * 1000 };
 	int calls = (int)(3 * test_scale() + 0.5) > 0
 			    ? (int)(3 * test_scale() + 0.5)
@@ -593,14 +623,21 @@ START_TEST(test_timeout)
 	struct sigaction old;
 	struct usock *a, *b;
 	double worst = 0;
-	int eagain = 0, eintr = 0, late = 0, other = 0;
+	int expired = 0, eintr = 0, late = 0, other = 0, last_other = 0;
 	unsigned int sig0;
-	char buf[16];
+	char buf[16] = { 0 };
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(setsockopt(usock_get_fd(a), SOL_SOCKET, SO_RCVTIMEO,
-				    &tv, sizeof(tv)),
-			 0);
+	if (sending)
+		fill_queue(a);
+	if (bound == RCVTIMEO || bound == SNDTIMEO)
+		ck_assert_int_eq(setsockopt(usock_get_fd(a), SOL_SOCKET,
+					    bound == RCVTIMEO ? SO_RCVTIMEO
+							      : SO_SNDTIMEO,
+					    &tv, sizeof(tv)),
+				 0);
+	else
+		ck_assert_int_eq(usock_set_timeout(a, TIMEOUT_MS), 0);
 	catch_usr1(&old);
 	sig0 = __atomic_load_n(&signals_caught, __ATOMIC_RELAXED);
 	for (int i = 0; i < calls; i++) {
@@ -611,7 +648,8 @@ START_TEST(test_timeout)
 
 		ck_assert_int_eq(pthread_create(&t, NULL, pester, &ps), 0);
 		t0 = now_seconds();
-		n = usock_recv(a, buf, sizeof(buf), NULL);
+		n = sending ? usock_send(a, buf, 1, NULL)
+			    : usock_recv(a, buf, sizeof(buf), NULL);
 		dt = now_seconds() - t0;
 		__atomic_store_n(&ps.stop, true, __ATOMIC_RELAXED);
 		ck_assert_int_eq(pthread_join(t, NULL), 0);
@@ -620,26 +658,29 @@ START_TEST(test_timeout)
 			worst = dt;
 		if (dt > (TIMEOUT_MS + TIMEOUT_SLACK_MS) / 1000.0)
 			late++;
-		if (n == -EAGAIN)
-			eagain++;
-		else if (n == -EINTR)
+		if (n == (bound <= SNDTIMEO ? -EAGAIN : -ETIMEDOUT))
+			expired++;
+		else if (n == -EINTR && bound <= SNDTIMEO)
 			eintr++;
 		else
-			other++;
+			last_other = (int)n, other++;
 	}
 	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
 	usock_close(a);
 	usock_close(b);
 
-	printf("race timeout: %d calls, %u signals, worst %.3f s (bound "
-	       "%.3f s), %d late, %d -EAGAIN, %d -EINTR, %d other\n",
-	       calls, __atomic_load_n(&signals_caught, __ATOMIC_RELAXED) - sig0,
-	       worst, (TIMEOUT_MS + TIMEOUT_SLACK_MS) / 1000.0, late, eagain,
-	       eintr, other);
+	printf("race timeout (%s): %d calls, %u signals, worst %.3f s "
+	       "(bound %.3f s), %d late, %d expired (%s), %d -EINTR, "
+	       "%d other (last %d)\n",
+	       bound_names[bound], calls,
+	       __atomic_load_n(&signals_caught, __ATOMIC_RELAXED) - sig0,
+	       worst, (TIMEOUT_MS + TIMEOUT_SLACK_MS) / 1000.0, late, expired,
+	       bound <= SNDTIMEO ? "-EAGAIN" : "-ETIMEDOUT", eintr, other,
+	       last_other);
 	fflush(stdout);
 	ck_assert_int_eq(late, 0);
 	ck_assert_int_eq(other, 0);
-	ck_assert_int_eq(eagain + eintr, calls);
+	ck_assert_int_eq(expired + eintr, calls);
 }
 END_TEST
 
@@ -650,5 +691,5 @@ TEST_SUITE(race)
 	/* The default run takes a few seconds; USOCK_TEST_SCALE more. */
 	tcase_set_timeout(tc, 60 * test_scale());
 	tcase_add_test(tc, test_mixed);
-	tcase_add_test(tc, test_timeout);
+	tcase_add_loop_test(tc, test_timeout, RCVTIMEO, BOUNDS);
 }
