@@ -113,9 +113,9 @@ static void atomic_max(unsigned int *p, unsigned int v)
 {
 	unsigned int cur = __atomic_load_n(p, __ATOMIC_RELAXED);
 
-	while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, true,
-						       __ATOMIC_RELAXED,
-						       __ATOMIC_RELAXED))
+	while (cur < v &&
+	       !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
 		;
 }
 
@@ -131,7 +131,8 @@ static bool have_passrights(int fd)
 struct round {
 	struct usock *s, *peer; /* receivers' end, sender's end */
 	struct usock *probe, *probe_peer; /* for the setters' race */
-	struct usock_msg *probe_out, *probe_in; /* a 1-fd message, its receipt */
+	/* A message with 1 fd, and where it is received. */
+	struct usock_msg *probe_out, *probe_in;
 	bool passrights; /* the kernel has SO_PASSRIGHTS */
 	unsigned int seed;
 	uint32_t n; /* messages sent */
@@ -166,7 +167,8 @@ static void *receive(void *p)
 	for (;;) {
 		/* How many -EPIPE had been returned before this call began:
 		 * if it gets a message, every one of them was false. */
-		unsigned int pre = __atomic_load_n(&r->epipes, __ATOMIC_SEQ_CST);
+		unsigned int pre =
+			__atomic_load_n(&r->epipes, __ATOMIC_SEQ_CST);
 		ssize_t n = usock_recv(r->s, &w, sizeof(w), m);
 
 		if (n == -EPIPE) {
@@ -195,7 +197,8 @@ static void *receive(void *p)
 		if (n == 0) {
 			__atomic_fetch_add(&r->empties, 1, __ATOMIC_RELAXED);
 			if (usock_msg_get_nfds(m) != 0)
-				__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&r->bad, 1,
+						   __ATOMIC_RELAXED);
 			continue;
 		}
 		if (n != sizeof(w) || w.seq >= r->n ||
@@ -295,9 +298,8 @@ static void *toggle(void *p)
 	int rc;
 
 	/* Bounded: the round ends long before, or it has hung. */
-	for (int i = 0; i < 100000 && !__atomic_load_n(&r->stop,
-							 __ATOMIC_RELAXED);
-	     i++) {
+	for (int i = 0;
+	     i < 100000 && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED); i++) {
 		switch (rand_r(&seed) % 3) {
 		case 0:
 			rc = usock_set_passcred(r->s, rand_r(&seed) % 2);
@@ -515,8 +517,8 @@ static void run_round(struct totals *tot, unsigned int seed, bool passrights)
 	tot->other += r.other;
 	if (r.other)
 		tot->other_err = r.other_err;
-	tot->signals += __atomic_load_n(&signals_caught, __ATOMIC_RELAXED) -
-			sig0;
+	tot->signals +=
+		__atomic_load_n(&signals_caught, __ATOMIC_RELAXED) - sig0;
 	tot->leaked += (unsigned long)labs((long)fd_count() - (long)fds_before);
 }
 
@@ -673,8 +675,8 @@ START_TEST(test_timeout)
 	       "(bound %.3f s), %d late, %d expired (%s), %d -EINTR, "
 	       "%d other (last %d)\n",
 	       bound_names[bound], calls,
-	       __atomic_load_n(&signals_caught, __ATOMIC_RELAXED) - sig0,
-	       worst, (TIMEOUT_MS + TIMEOUT_SLACK_MS) / 1000.0, late, expired,
+	       __atomic_load_n(&signals_caught, __ATOMIC_RELAXED) - sig0, worst,
+	       (TIMEOUT_MS + TIMEOUT_SLACK_MS) / 1000.0, late, expired,
 	       bound <= SNDTIMEO ? "-EAGAIN" : "-ETIMEDOUT", eintr, other,
 	       last_other);
 	fflush(stdout);
