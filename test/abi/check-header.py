@@ -4,12 +4,14 @@
 
   check-header.py --std c99 --cc 'CC' --include DIR
   check-header.py --std c++11 --cc 'CXX' --include DIR [--libdir DIR]
+                  [--no-run]
 
 The translation unit includes usock.h first, twice (the guard), with no
 feature macro defined, under -std=STD -pedantic -Werror and the warnings
 that a careful consumer enables. For C++ it is also linked against the
 built library and run: that proves the extern "C" block, since C++ linkage
-would look for mangled names. Exit 77 (a skip) when the compiler is missing.
+would look for mangled names (--no-run, for a cross build: linked only).
+Exit 77 (a skip) when the compiler is missing.
 """
 
 import argparse
@@ -58,6 +60,8 @@ def main():
     ap.add_argument('--include', required=True)
     ap.add_argument('--libdir', default='',
                     help='link against libusock there and run the program')
+    ap.add_argument('--no-run', action='store_true',
+                    help='link but do not run (a cross build)')
     ap.add_argument('--extra', default='',
                     help='more flags, shell-quoted (e.g. -fsanitize=...)')
     args = ap.parse_args()
@@ -90,6 +94,10 @@ def main():
                 print('FAIL: a %s program does not link against libusock: '
                       'are the declarations inside extern "C"?' % args.std)
                 return 1
+            if args.no_run:
+                print('usock.h compiles on its own as %s and links; not run: '
+                      'a cross build' % args.std)
+                return 0
             env = dict(os.environ, LD_LIBRARY_PATH=args.libdir)
             p = subprocess.run([out], env=env, check=False)
             if p.returncode != 0:

@@ -146,6 +146,10 @@ def check_linkage(args, lib):
               'built with -fsanitize=%s, whose runtime resolves them '
               '(-z defs is off)' % args.sanitize)
         return
+    if args.no_run:
+        skip_part('a cross build: ldd would run its loader, so the unused '
+                  'and undefined symbol checks are left out')
+        return
     if not args.ldd:
         skip_part('ldd was not found: the unused and undefined symbol '
                   'checks did not run')
@@ -275,6 +279,10 @@ def consumer(args, tmp):
         fail('the consumer does not build with `pkg-config --cflags --libs '
              'usock` alone')
         return
+    if args.no_run:
+        skip_part('the consumer built against %s; not run: a cross build' %
+                  inst.destdir)
+        return
     runenv = dict(os.environ, LD_LIBRARY_PATH=inst.libdir)
     if args.ldd:
         p = run([args.ldd, exe], env=runenv, quiet=True)
@@ -354,6 +362,8 @@ def main():
     ap.add_argument('--ldd', default='')
     ap.add_argument('--man-cmd', default='')
     ap.add_argument('--pkg-config', default='')
+    ap.add_argument('--no-run', action='store_true',
+                    help="a cross build: run none of the build's programs")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix='usock-%s.' % args.what) as tmp:

@@ -8,13 +8,18 @@ The indented blocks of that section, joined, are run by this python with
 LD_LIBRARY_PATH=LIBDIR, so that CDLL('libusock.so.1') finds the built
 library; they must print what the README says they print: `2 2`, then
 `Invalid argument`. An example that no longer runs fails here, not in a
-reader's hands. Exit 77 (a skip) for a sanitized library, as test-ffi.py.
+reader's hands. Exit 77 (a skip) for a sanitized library, and for one this
+python cannot load (a cross build), as test-ffi.py.
 """
 
 import os
 import re
 import subprocess
 import sys
+
+# No __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+import elfident  # noqa: E402  (shared with test-ffi.py)
 
 EXPECTED = '2 2\nInvalid argument\n'
 
@@ -33,6 +38,10 @@ def main():
     if sanitize != 'none':
         print('SKIP: the library is built with -fsanitize=%s, whose runtime '
               'python would have to preload' % sanitize)
+        return 77
+    why = elfident.cannot_load(os.path.join(libdir, 'libusock.so.1'))
+    if why:
+        print('SKIP: ' + why)
         return 77
     text = section(readme, 'From Python')
     if text is None:

@@ -12,7 +12,8 @@ it, reads the file through it and checks the credentials against the
 child; a call with a bad fd returns a negative errno that os.strerror
 names. The ABI needs nothing but integers and opaque pointers, and this is
 the proof. Exit 77 (a skip) for a sanitized library, whose runtime python
-would have to preload (USOCK_TEST_SANITIZE, set by test/abi/meson.build).
+would have to preload (USOCK_TEST_SANITIZE, set by test/abi/meson.build),
+and for a library this python cannot load (a cross build: elfident.py).
 """
 
 import ctypes
@@ -24,6 +25,10 @@ import sys
 import tempfile
 from ctypes import POINTER, byref, c_char_p, c_int, c_int32, c_size_t, \
     c_ssize_t, c_uint, c_uint32, c_void_p
+
+# No __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+import elfident  # noqa: E402  (shared with check-readme-python.py)
 
 USOCK_SEQPACKET = 0     # include/usock.h
 PAYLOAD = b'hello'
@@ -96,6 +101,10 @@ def main():
         return 77
     if sys.argv[1] == '--child':
         return child(load(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    why = elfident.cannot_load(sys.argv[1])
+    if why:
+        print('SKIP: ' + why)
+        return 77
     lib = load(sys.argv[1])
     check('usock_version', lib.usock_version().decode(), sys.argv[2])
     before = open_fds()

@@ -273,7 +273,9 @@ static void op_send(struct input *in)
 	 * unprivileged user, or part of a stream write. */
 	if (n == -EAGAIN || (n == -ETOOMANYREFS && !st.root))
 		return;
-	if (!(n == len || (st.type == USOCK_STREAM && n > 0 && n < len)))
+	/* len is at most MAX_PAYLOAD: it fits a 32-bit ssize_t too. */
+	if (!(n == (ssize_t)len ||
+	      (st.type == USOCK_STREAM && n > 0 && n < (ssize_t)len)))
 		fail("usock_send(%u bytes, %u fds, creds %d) = %zd", len, nfds,
 		     creds, n);
 	/* A stream write of nothing leaves nothing to read. */
