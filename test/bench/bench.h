@@ -38,6 +38,9 @@ enum impl {
 	IMPL_LIB, /* usock_send/usock_recv */
 	IMPL_RAW_BATCH, /* sendmmsg/recvmmsg, written by hand */
 	IMPL_LIB_BATCH, /* usock_send_batch/usock_recv_batch */
+	/* IMPL_RAW with SO_PASSCRED on the receiver: what the kernel's part of
+	 * libusock's exact end of file costs (the seed workload). */
+	IMPL_RAW_CRED,
 };
 
 const char *impl_name(enum impl impl);

@@ -293,16 +293,19 @@ static const char ratio_head[] = "    wall     (range)     cpu";
 
 static int bench_seed(const struct config *cfg)
 {
-	static const enum impl impls[] = { IMPL_RAW, IMPL_LIB };
-	struct series *s = new_series(cfg, 2, impls);
+	/* raw+cred: the raw receiver with SO_PASSCRED on, as libusock keeps
+	 * it on every SEQPACKET socket for exact end of file; its wall ratio
+	 * to raw is that design's cost in the kernel. */
+	static const enum impl impls[] = { IMPL_RAW, IMPL_LIB, IMPL_RAW_CRED };
+	struct series *s = new_series(cfg, 3, impls);
 
 	if (!s)
 		return -1;
 	printf("\nseed: sender thread -> receiver thread over a SEQPACKET "
 	       "pair, 7-byte messages, %lu per run\n",
 	       cfg->n);
-	printf("%-6s %10s %10s%s %9s %9s\n", "mode", "raw msg/s", "lib msg/s",
-	       ratio_head, "raw alloc", "lib alloc");
+	printf("%-6s %10s %10s%s %9s %9s %9s\n", "mode", "raw msg/s",
+	       "lib msg/s", ratio_head, "raw alloc", "lib alloc", "eof cost");
 	for (enum mode m = 0; m < MODE_COUNT; m++) {
 		struct pair_spec spec = { .len = 7, .mode = m, .n = cfg->n };
 		struct pair_spec warm = spec;
@@ -318,7 +321,7 @@ static int bench_seed(const struct config *cfg)
 		print_ratios(s, 1, 0);
 		print_allocs(s, 0);
 		print_allocs(s, 1);
-		printf("\n");
+		printf(" %9.3f\n", time_ratio(s, 2, 0, false).med);
 		snprintf(what, sizeof(what), "seed %s", mode_name(m));
 		wall_target(s, what);
 		note_allocs(what, allocs_per_op(s, 1));
@@ -730,7 +733,9 @@ static void print_legend(void)
 	       "ratios are of rates (higher is faster).\nalloc: heap "
 	       "allocations per message, round trip or connection in the "
 	       "timed part\n(scale: usock_accept allocates the handle). "
-	       "peak: most fds open in the server.\n");
+	       "peak: most fds open in the server.\neof cost (seed): wall "
+	       "ratio of raw with SO_PASSCRED on the receiver to raw, the\n"
+	       "kernel's part of the price of libusock's exact end of file.\n");
 }
 
 static void print_targets(void)

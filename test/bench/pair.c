@@ -79,6 +79,7 @@ static long send_some(struct pair_ctx *c, unsigned int k)
 
 	switch (c->impl) {
 	case IMPL_RAW:
+	case IMPL_RAW_CRED:
 		r = raw_send(c->raw[0], c->tx_buf, s->len, &c->raw_ctl, 0);
 		return r < 0 ? r : 1;
 	case IMPL_LIB:
@@ -236,6 +237,7 @@ static long recv_some(struct pair_ctx *c, unsigned int k, const char **bad)
 
 	switch (c->impl) {
 	case IMPL_RAW:
+	case IMPL_RAW_CRED:
 		r = raw_recv_one(c->raw[1], c->rx_buf, c->rx_cap, &c->raw_rx);
 		if (r < 0)
 			return r;
@@ -324,7 +326,7 @@ static int setup(struct pair_ctx *c)
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 			       c->raw) < 0)
 			return fail("socketpair: %m");
-		if (s->mode == MODE_CREDS &&
+		if ((s->mode == MODE_CREDS || c->impl == IMPL_RAW_CRED) &&
 		    setsockopt(c->raw[1], SOL_SOCKET, SO_PASSCRED, &on,
 			       sizeof(on)) < 0)
 			return fail("SO_PASSCRED: %m");
@@ -385,7 +387,8 @@ int pair_run(const struct pair_spec *spec, enum impl impl,
 		return fail("out of memory");
 	c->spec = spec;
 	c->impl = impl;
-	c->raw_impl = impl == IMPL_RAW || impl == IMPL_RAW_BATCH;
+	c->raw_impl = impl == IMPL_RAW || impl == IMPL_RAW_BATCH ||
+		      impl == IMPL_RAW_CRED;
 	c->nfds = mode_nfds(spec->mode);
 	c->raw_ctl = (struct raw_ctl){ .fds = c->pass,
 				       .nfds = c->nfds,

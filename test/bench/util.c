@@ -71,6 +71,8 @@ const char *impl_name(enum impl impl)
 		return "raw mmsg";
 	case IMPL_LIB_BATCH:
 		return "lib batch";
+	case IMPL_RAW_CRED:
+		return "raw+cred";
 	}
 	return "?";
 }
