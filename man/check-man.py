@@ -4,15 +4,15 @@
 
 man/meson.build runs one check per test, each from the one list of pages:
 
-  lint      every page and alias is clean under `mandoc -Tlint -Wwarning`
-            (exit 77, a skip, when mandoc was not found)
+  lint      every page is clean under `mandoc -Tlint -Wwarning` (exit 77,
+            a skip, when mandoc was not found)
   stubs     the directory of the pages holds exactly the pages and alias
-            pages of the list, and each alias page is exactly its stub, the
-            SPDX line and `.so man<section>/<page>`: none missing or stray
+            pages of the list, and each alias page is a symbolic link to its
+            page in the same directory: none missing or stray
   symbols   every symbol in the version script has a page or an alias, every
-            page and alias documents an exported symbol, and every alias is a
-            `.so` of its page (that the header declares exactly the symbols
-            of the version script is test/abi's exports check)
+            page and alias documents an exported symbol (that the header
+            declares exactly the symbols of the version script is test/abi's
+            exports check)
   synopsis  each page's NAME lists its page and aliases, and its SYNOPSIS
             holds the header's exact prototype (whitespace aside) of each,
             one prototype per block; its .TH and sections are in place, and
@@ -24,7 +24,7 @@ man/meson.build runs one check per test, each from the one list of pages:
   errnos    `errnos LOG`: every "usock_X ENAME" line of LOG (the errno
             recorder's, test/errno) names an errno that the ERRORS section
             of usock_X's page has as an entry, the tag of a .TP; an alias
-            is looked up in the page its .so stub names (exit 77, a skip,
+            is looked up in the page it links to (exit 77, a skip,
             when LOG is missing or empty: nothing was observed)
 
 Pages are given as `--page PAGE [ALIAS ...]`: a real page and the alias
@@ -44,7 +44,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 # The parser of usock.h and libusock.sym that test/abi/check-abi.py uses
 # too; no __pycache__ in the source tree.
@@ -290,21 +289,6 @@ def documented_names(pages):
     return names
 
 
-def so_target(path):
-    """The target of a `.so` alias page, or None."""
-    target = None
-    with open(path, encoding='utf-8') as f:
-        for line in f:
-            line = line.rstrip('\n')
-            if re.match(r'^\.\s*\\"', line) or not line.strip():
-                continue
-            m = re.match(r'^\.so\s+(\S+)\s*$', line)
-            if not m or target is not None:
-                return None
-            target = m.group(1)
-    return target
-
-
 def check_lint(args):
     if not args.mandoc:
         print('SKIP: mandoc was not found when the build was configured')
@@ -312,41 +296,13 @@ def check_lint(args):
     if not os.access(args.mandoc, os.X_OK):
         fail('cannot run %s, the mandoc that the build found' % args.mandoc)
         return 0
-    for page, aliases in args.page:
+    for page, _ in args.page:
         r = subprocess.run([args.mandoc, '-Tlint', '-Wwarning', page],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, check=False)
         if r.returncode != 0 or r.stdout.strip():
             fail('%s: mandoc -Tlint -Wwarning (exit %d):\n%s' %
                  (page, r.returncode, r.stdout.rstrip()))
-        base, section = page_base(page)
-        for alias in aliases:
-            # mandoc resolves .so relative to its working directory, as
-            # man(1) does from the top of a man tree: build one.
-            with tempfile.TemporaryDirectory() as top:
-                os.symlink(os.path.dirname(os.path.abspath(page)),
-                           os.path.join(top, 'man' + section))
-                r = subprocess.run(
-                    [args.mandoc, '-Tlint', '-Wwarning',
-                     os.path.abspath(alias)],
-                    cwd=top, stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, universal_newlines=True,
-                    check=False)
-            # mandoc warns about every .so page, whatever it holds ("better
-            # use ln(1)"); libusock installs .so pages on purpose, so that
-            # one warning, for the right target, is what a clean alias
-            # gives. Anything else, such as a failed .so, is a fault.
-            expected = re.compile(
-                r'^mandoc: .*: WARNING: \.so is fragile, better use ln\(1\):'
-                r' so man%s/%s$' % (re.escape(section),
-                                    re.escape(os.path.basename(page))))
-            out = [l for l in r.stdout.splitlines() if l.strip()]
-            rest = [l for l in out if not expected.match(l)]
-            if rest or len(out) != 1 or r.returncode not in (0, 2):
-                fail('%s (alias of %s, so expecting only the .so warning '
-                     'for man%s/%s): mandoc -Tlint -Wwarning (exit %d):\n%s'
-                     % (alias, page, section, os.path.basename(page),
-                        r.returncode, r.stdout.rstrip()))
     return 0
 
 
@@ -361,23 +317,7 @@ def check_symbols(args):
         if name not in syms:
             fail('%s documents %s, which %s does not export' %
                  (where, name, args.symbols))
-    for page, aliases in args.page:
-        base, section = page_base(page)
-        for alias in aliases:
-            want = 'man%s/%s.%s' % (section, base, section)
-            got = so_target(alias)
-            if got != want:
-                fail('alias %s should be one ".so %s" line, but %s' %
-                     (alias, want, 'points to ' + got if got
-                      else 'it is not'))
     return 0
-
-
-def stub_text(page):
-    """What the alias page of page holds, byte for byte."""
-    base, section = page_base(page)
-    return ('.\\" SPDX-License-Identifier: MIT\n.so man%s/%s.%s\n' %
-            (section, base, section))
 
 
 def check_stubs(args):
@@ -398,11 +338,15 @@ def check_stubs(args):
         if not os.path.isfile(path):
             fail('%s is missing: man/meson.build lists it' % path)
         elif page is not None:
-            with open(path, encoding='utf-8') as f:
-                text = f.read()
-            if text != stub_text(page):
-                fail('alias page %s should hold exactly:\n%s' %
-                     (path, stub_text(page)))
+            # A link, not a `.so` page: man-db resolves `.so` against the
+            # current directory, so `man -l man/ALIAS.3` could not open
+            # one from the tree; a link opens anywhere, and installs as one.
+            want = os.path.basename(page)
+            got = os.readlink(path) if os.path.islink(path) else None
+            if got != want:
+                fail('alias page %s should be a symbolic link to %s, not %s'
+                     % (path, want, 'one to ' + got if got
+                        else 'a file'))
     return 0
 
 
@@ -609,9 +553,9 @@ def check_errnos(args):
             fail('%s returned -%s, but no page documents %s' %
                  (fn, name, fn))
             continue
-        target = so_target(where)
-        page = (os.path.join(os.path.dirname(where),
-                             os.path.basename(target)) if target else where)
+        # An alias page is a link to the page that documents it.
+        page = (os.path.join(os.path.dirname(where), os.readlink(where))
+                if os.path.islink(where) else where)
         if page not in entries:
             entries[page] = errors_entries(page)
         value = getattr(errno, name, None)
