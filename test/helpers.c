@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -361,7 +362,7 @@ const char *need_user_pid_namespaces(void)
 		e = unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0 ? errno : 0;
 		if (write(p[1], &e, sizeof(e)) != sizeof(e))
 			_exit(1);
-		close_range(3, ~0U, 0);
+		close_fds_from(3);
 		_exit(0);
 	}
 	close(p[1]);
@@ -459,7 +460,7 @@ pid_t child_spawn(child_fn fn, void *arg)
 	if (pid == 0) {
 		int rc = fn(arg);
 
-		close_range(3, ~0U, 0);
+		close_fds_from(3);
 		_exit(rc);
 	}
 	return pid;
@@ -786,4 +787,63 @@ bool kernel_opt_exists(int opt)
 	     errno != ENOPROTOOPT;
 	close(fd);
 	return ok;
+}
+
+/* ---- kernel features ---------------------------------------------------- */
+
+void close_fds_from(int first)
+{
+	char buf[1024];
+	bool closed_any = true;
+	int dir;
+
+	if (close_range((unsigned int)first, ~0U, 0) == 0)
+		return;
+	/*
+	 * Before Linux 5.9: read /proc/self/fd with getdents64 (no malloc,
+	 * so a child of a threaded process may use it) and start over
+	 * after each pass that closed something, as closing shifts the
+	 * directory.
+	 */
+	while (closed_any) {
+		ssize_t n;
+
+		closed_any = false;
+		dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			return;
+		while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) >
+		       0) {
+			for (ssize_t off = 0; off < n;) {
+				struct dirent64 *d = (void *)(buf + off);
+				int fd = atoi(d->d_name);
+
+				off += d->d_reclen;
+				if (d->d_name[0] < '0' || d->d_name[0] > '9' ||
+				    fd < first || fd == dir)
+					continue;
+				close(fd);
+				closed_any = true;
+			}
+		}
+		close(dir);
+	}
+}
+
+bool kernel_has_pidfds(void)
+{
+	static int has = -1;
+
+	if (has < 0)
+		has = kernel_opt_exists(SO_PEERPIDFD);
+	return has;
+}
+
+bool kernel_has_passrights(void)
+{
+	static int has = -1;
+
+	if (has < 0)
+		has = kernel_opt_exists(SO_PASSRIGHTS);
+	return has;
 }

@@ -336,4 +336,27 @@ void assert_nothing_queued_at(struct usock *s, const char *file, int line);
  */
 bool kernel_nofile_soft_limit_is(unsigned long soft);
 
+/* ---- kernel features ---------------------------------------------------- */
+
+/*
+ * What the running kernel has, probed once per process. Tests assert the
+ * documented fallback where a feature is missing; test/kernel/ imitates
+ * kernels without them.
+ */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+/* SO_PEERPIDFD, SO_PASSPIDFD and SCM_PIDFD (Linux 6.5). */
+bool kernel_has_pidfds(void);
+/* SO_PASSRIGHTS (Linux 6.16). */
+bool kernel_has_passrights(void);
+/*
+ * Close every fd from first up, also where close_range (Linux 5.9) is
+ * missing. Async-signal-safe: for children of threaded processes.
+ */
+void close_fds_from(int first);
+
 #endif /* USOCK_TEST_HELPERS_H */

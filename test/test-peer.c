@@ -56,9 +56,8 @@ START_TEST(test_peer_unconnected)
 	ck_assert_uint_eq(g, (uint32_t)-1);
 	ck_assert_int_eq(usock_get_peer_groups(s, groups, 4), -ENODATA);
 	ck_assert_int_eq(usock_get_peer_groups(s, NULL, 0), -ENODATA);
-	fd = usock_get_peer_pidfd(s);
-	ck_assert_msg(fd == -ENODATA || fd == -ENOPROTOOPT,
-		      "usock_get_peer_pidfd: %d", fd);
+	ck_assert_int_eq(usock_get_peer_pidfd(s),
+			 kernel_has_pidfds() ? -ENODATA : -ENOPROTOOPT);
 	usock_close(s);
 }
 END_TEST
@@ -292,7 +291,9 @@ START_TEST(test_dgram_connected_nodata)
 		ck_assert_uint_eq(gid, (uint32_t)-1);
 		ck_assert_int_eq(usock_get_peer_groups(x[i], groups, 4),
 				 -ENODATA);
-		ck_assert_int_eq(usock_get_peer_pidfd(x[i]), -ENODATA);
+		ck_assert_int_eq(usock_get_peer_pidfd(x[i]),
+				 kernel_has_pidfds() ? -ENODATA
+						     : -ENOPROTOOPT);
 	}
 	usock_close(c);
 	usock_close(l);
@@ -329,8 +330,8 @@ START_TEST(test_peer_pidfd)
 	pid = child_spawn(child_connect_wait, &arg);
 	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
 	pidfd = usock_get_peer_pidfd(s);
-	if (pidfd == -ENOPROTOOPT) {
-		printf("note: no SO_PEERPIDFD (Linux < 6.5)\n");
+	if (!kernel_has_pidfds()) {
+		ck_assert_int_eq(pidfd, -ENOPROTOOPT);
 		ck_assert_int_eq(usock_send(s, "x", 1, NULL), 1);
 		child_wait_ok(pid);
 	} else {
@@ -383,16 +384,28 @@ START_TEST(test_passpidfd)
 	ck_assert_int_eq(usock_msg_take_pidfd(m), -ENODATA);
 	pair_ok(_i, 0, &arg.theirs, &arg.mine);
 	r = usock_set_passpidfd(arg.theirs, 1);
-	if (r == -ENOPROTOOPT) {
-		printf("note: no SO_PASSPIDFD (Linux < 6.5)\n");
+	pid = child_spawn(child_send_three_and_wait, &arg);
+	usock_close(arg.mine);
+	if (!kernel_has_pidfds()) {
+		/* Before Linux 6.5: -ENOPROTOOPT, messages come without a
+		 * pidfd, and turning it off succeeds. */
+		ck_assert_int_eq(r, -ENOPROTOOPT);
+		before = fd_count();
+		for (int i = 0; i < 3; i++) {
+			wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
+			ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
+			ck_assert_int_eq(c, '1' + i);
+			ck_assert_int_eq(usock_msg_get_pidfd(m), -ENODATA);
+			ck_assert_uint_eq(fd_count(), before);
+		}
+		ck_assert_int_eq(usock_set_passpidfd(arg.theirs, 0), 0);
+		ck_assert_int_eq(usock_send(arg.theirs, "x", 1, NULL), 1);
+		child_wait_ok(pid);
 		usock_msg_free(m);
 		usock_close(arg.theirs);
-		usock_close(arg.mine);
 		return;
 	}
 	ck_assert_int_eq(r, 0);
-	pid = child_spawn(child_send_three_and_wait, &arg);
-	usock_close(arg.mine);
 
 	/* Owned by the message until taken; taken, it is the caller's. */
 	wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
@@ -455,8 +468,8 @@ START_TEST(test_pidfd_of_reaped_peer)
 
 	assert_peer(s, pid, geteuid(), getegid());
 	fd = usock_get_peer_pidfd(s);
-	if (fd == -ENOPROTOOPT) {
-		printf("note: no SO_PEERPIDFD (Linux < 6.5)\n");
+	if (!kernel_has_pidfds()) {
+		ck_assert_int_eq(fd, -ENOPROTOOPT);
 	} else if (fd < 0) {
 		ck_assert_msg(fd == -EINVAL || fd == -ESRCH,
 			      "usock_get_peer_pidfd: %d", fd);
@@ -498,17 +511,12 @@ START_TEST(test_pidfd_each_sender)
 	struct usock_msg *m;
 	pid_t pid[3];
 	size_t before;
-	int r;
+	bool pidfds = kernel_has_pidfds();
 
 	pair_ok(_i, 0, &arg.theirs, &arg.mine);
-	r = usock_set_passpidfd(arg.theirs, 1);
-	if (r == -ENOPROTOOPT) {
-		printf("note: no SO_PASSPIDFD (Linux < 6.5)\n");
-		usock_close(arg.theirs);
-		usock_close(arg.mine);
-		return;
-	}
-	ck_assert_int_eq(r, 0);
+	/* Before Linux 6.5: the credentials alone, no pidfd. */
+	ck_assert_int_eq(usock_set_passpidfd(arg.theirs, 1),
+			 pidfds ? 0 : -ENOPROTOOPT);
 	ck_assert_int_eq(usock_set_passcred(arg.theirs, 1), 0);
 	ck_assert_int_eq(usock_send(arg.mine, "0", 1, NULL), 1);
 	pid[0] = getpid();
@@ -528,12 +536,17 @@ START_TEST(test_pidfd_each_sender)
 		ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
 		ck_assert_int_eq(c, '0' + i);
 		fd = usock_msg_get_pidfd(m);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(fd_cloexec(fd), 1);
-		/* The children are gone already: their pidfds say so. */
-		ck_assert_int_eq(pidfd_pid(fd), i ? -1 : getpid());
+		if (pidfds) {
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(fd_cloexec(fd), 1);
+			/* The children are gone already: their pidfds say
+			 * so. */
+			ck_assert_int_eq(pidfd_pid(fd), i ? -1 : getpid());
+		} else {
+			ck_assert_int_eq(fd, -ENODATA);
+		}
 		assert_msg_creds(m, pid[i], getuid(), getgid());
-		ck_assert_uint_eq(fd_count(), before + 1);
+		ck_assert_uint_eq(fd_count(), before + pidfds);
 	}
 	usock_msg_free(m);
 	ck_assert_uint_eq(fd_count(), before);
@@ -684,7 +697,7 @@ static int child_ns(void *p)
 
 		close(go[1]);
 		rc = grandchild(a, go[0]);
-		close_range(3, ~0U, 0);
+		close_fds_from(3);
 		_exit(rc);
 	}
 	close(go[0]);

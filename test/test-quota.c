@@ -180,19 +180,14 @@ START_TEST(test_quota_with_creds_and_pidfd)
 {
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok();
-	bool pidfd = true;
+	const bool pidfd = kernel_has_pidfds();
 	size_t before;
 	char buf[3];
-	int r;
 
 	pair_ok(_i, 0, &a, &b);
 	ck_assert_int_eq(usock_set_max_fds(b, 2), 0);
 	ck_assert_int_eq(usock_set_passcred(b, 1), 0);
-	r = usock_set_passpidfd(b, 1);
-	if (r == -ENOPROTOOPT)
-		pidfd = false;
-	else
-		ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(usock_set_passpidfd(b, 1), pidfd ? 0 : -ENOPROTOOPT);
 	send_n(a, "two", 2);
 	send_n(a, "thr", 3);
 
@@ -205,6 +200,8 @@ START_TEST(test_quota_with_creds_and_pidfd)
 			 0);
 	if (pidfd)
 		ck_assert_int_ge(usock_msg_get_pidfd(m), 0);
+	else
+		ck_assert_int_eq(usock_msg_get_pidfd(m), -ENODATA);
 	ck_assert_uint_eq(fd_count(), before + 2 + pidfd);
 	ck_assert_int_eq(usock_recv(b, buf, 3, m), -E2BIG);
 	ck_assert_int_eq(usock_msg_get_pidfd(m), -ENODATA);
@@ -535,7 +532,7 @@ START_TEST(test_never_beyond_quota)
 	const int max = cases[_i].max, big = max + (int)SLACK_FDS + 2;
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok();
-	int fds[64], filler[1024], nfill = 0, size, free_slots = 0, leave, r;
+	int fds[64], filler[1024], nfill = 0, size, free_slots = 0, leave;
 	struct rlimit rl;
 	bool pidfd;
 	char buf[8];
@@ -545,9 +542,10 @@ START_TEST(test_never_beyond_quota)
 	ck_assert_int_eq(usock_set_max_fds(b, (unsigned int)max), 0);
 	ck_assert_int_eq(usock_set_passcred(b, cases[_i].creds), 0);
 	/* Before Linux 6.5 there is no pidfd to make room for. */
-	r = cases[_i].pidfd ? usock_set_passpidfd(b, 1) : -ENOPROTOOPT;
-	ck_assert_int_eq(r, r == 0 ? 0 : -ENOPROTOOPT);
-	pidfd = r == 0;
+	pidfd = cases[_i].pidfd && kernel_has_pidfds();
+	if (cases[_i].pidfd)
+		ck_assert_int_eq(usock_set_passpidfd(b, 1),
+				 pidfd ? 0 : -ENOPROTOOPT);
 	make_fds(fds, big);
 	send_raw_ok(usock_get_fd(a), "big", fds, big, false);
 	send_raw_ok(usock_get_fd(a), "fit", fds, max, false);
@@ -597,6 +595,8 @@ START_TEST(test_never_beyond_quota)
 			 cases[_i].creds ? 0 : -ENODATA);
 	if (pidfd)
 		ck_assert_int_ge(usock_msg_get_pidfd(m), 0);
+	else
+		ck_assert_int_eq(usock_msg_get_pidfd(m), -ENODATA);
 
 	usock_msg_free(m);
 	close_fds(fds, big);

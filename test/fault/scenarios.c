@@ -49,6 +49,29 @@ static bool fid_eq(struct fid a, struct fid b)
 	return a.dev == b.dev && a.ino == b.ino;
 }
 
+/*
+ * SO_PEERPIDFD and SO_PASSPIDFD (Linux 6.5): before, the library answers
+ * -ENOPROTOOPT to turning pidfds on and to asking for the peer's. Probed
+ * with the unwrapped getsockopt, so no fault is counted.
+ */
+static bool kernel_has_pidfds(void)
+{
+	static int has = -1;
+	int sv[2], fd;
+	socklen_t len = sizeof(fd);
+
+	if (has < 0 &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		has = getsockopt(sv[0], SOL_SOCKET, 77 /* SO_PEERPIDFD */, &fd,
+				 &len) == 0;
+		if (has)
+			close(fd);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return has == 1;
+}
+
 static void fill(char *buf, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -583,11 +606,13 @@ static void sc_peer(int arg)
 	OP(ngroups, usock_get_peer_groups(a, NULL, 0));
 	if (ngroups <= 64)
 		OP(ngroups, usock_get_peer_groups(a, groups, 64));
-	fd = (int)OP(WANT_NONNEG, usock_get_peer_pidfd(b));
+	fd = (int)OP(kernel_has_pidfds() ? WANT_NONNEG : -ENOPROTOOPT,
+		     usock_get_peer_pidfd(b));
 	if (fd >= 0)
 		close(fd);
 
-	passpidfd = OP(0, usock_set_passpidfd(b, 1)) == 0;
+	passpidfd = OP(kernel_has_pidfds() ? 0 : -ENOPROTOOPT,
+		       usock_set_passpidfd(b, 1)) == 0;
 	if (OP(1, usock_send(a, "x", 1, NULL)) < 0 &&
 	    OP(1, usock_send(a, "x", 1, NULL)) < 0)
 		goto out;
@@ -1089,7 +1114,8 @@ static void sc_pidfd(int arg)
 	if (OP(0, usock_msg_new(&rm)) < 0)
 		goto out;
 	passcred = OP(0, usock_set_passcred(b, 1)) == 0;
-	passpidfd = OP(0, usock_set_passpidfd(b, 1)) == 0;
+	passpidfd = OP(kernel_has_pidfds() ? 0 : -ENOPROTOOPT,
+		       usock_set_passpidfd(b, 1)) == 0;
 	for (int i = 0; i < 3; i++)
 		if (OP(1, usock_send(a, "p", 1, NULL)) < 0 &&
 		    OP(1, usock_send(a, "p", 1, NULL)) < 0)
