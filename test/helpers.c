@@ -830,6 +830,11 @@ void close_fds_from(int first)
 	}
 }
 
+const char *kernel_personality(void)
+{
+	return getenv("USOCK_KERNEL_PERSONALITY");
+}
+
 bool kernel_has_pidfds(void)
 {
 	static int has = -1;

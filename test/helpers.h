@@ -354,6 +354,12 @@ bool kernel_has_pidfds(void);
 /* SO_PASSRIGHTS (Linux 6.16). */
 bool kernel_has_passrights(void);
 /*
+ * The kernel version test/kernel/usock-kernel-personality imitates, NULL
+ * when the tests run on the kernel as it is. Its filter answers before the
+ * kernel looks at the arguments, which a test may need to know.
+ */
+const char *kernel_personality(void);
+/*
  * Close every fd from first up, also where close_range (Linux 5.9) is
  * missing. Async-signal-safe: for children of threaded processes.
  */

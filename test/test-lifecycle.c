@@ -399,8 +399,16 @@ START_TEST(test_options_closed_fd)
 	/* On SEQPACKET the option stays on: only the policy changes, and
 	 * no system call is made. */
 	ck_assert_int_eq(usock_set_passcred(a, 1), 0);
-	ck_assert_int_eq(usock_set_max_fds(a, 3), -EBADF);
-	ck_assert_int_eq(usock_get_max_fds(a), USOCK_MAX_FDS);
+	if (kernel_has_passrights() || !kernel_personality()) {
+		ck_assert_int_eq(usock_set_max_fds(a, 3), -EBADF);
+		ck_assert_int_eq(usock_get_max_fds(a), USOCK_MAX_FDS);
+	} else {
+		/* The seccomp filter answers ENOPROTOOPT before the kernel
+		 * looks at the fd, and the library takes that for a kernel
+		 * without SO_PASSRIGHTS (a real one says EBADF). */
+		ck_assert_int_eq(usock_set_max_fds(a, 3), 0);
+		ck_assert_int_eq(usock_get_max_fds(a), 3);
+	}
 	ck_assert_int_eq(usock_set_nonblock(a, 1), -EBADF);
 	ck_assert_int_eq(usock_set_nonblock(a, 0), -EBADF);
 	ck_assert_int_eq(usock_send(a, "x", 1, NULL), -EBADF);

@@ -7,7 +7,7 @@
  *   fail with ENOPROTOOPT, as before 6.5 and 6.16;
  * - every system call added after VERSION fails with ENOSYS.
  * See README in this directory for what this can and cannot imitate.
- * Exit status: PROGRAM's; 2 for a bad command line, 1 if the filter could
+ * PROGRAM finds VERSION in USOCK_KERNEL_PERSONALITY. Exit status: PROGRAM's; 2 for a bad command line, 1 if the filter could
  * not be installed, 127 if PROGRAM could not be run.
  */
 #include <errno.h>
@@ -206,7 +206,9 @@ int main(int argc, char **argv)
 			"PROGRAM [ARG...]\n");
 		return 2;
 	}
-	if (install(p) < 0)
+	/* Tests read it where the filter cannot be faithful (README). */
+	if (setenv("USOCK_KERNEL_PERSONALITY", p->name, 1) < 0 ||
+	    install(p) < 0)
 		return 1;
 	execvp(argv[2], &argv[2]);
 	fprintf(stderr, "usock-kernel-personality: %s: %s\n", argv[2],
