@@ -107,6 +107,7 @@ static struct {
 	struct stat pool_st[POOL];
 	uint32_t next_id;
 	bool passrights; /* the kernel has SO_PASSRIGHTS (6.16+) */
+	bool empty_resets; /* an unread empty message resets the peer */
 	bool root;
 	int script_op;
 } st;
@@ -581,18 +582,43 @@ static void op_close(struct input *in)
 	usock_close(x->s);
 	x->s = NULL;
 	/*
-	 * Connected types: data of the peer's we leave unread resets it. The
-	 * kernel (unix_release_sock) skips one empty message at the head,
-	 * which an out-of-band byte could leave there.
+	 * Connected types: data of the peer's we leave unread resets it.
+	 * Newer kernels (unix_release_sock) skip one empty message at the
+	 * head, which an out-of-band byte could leave there; 5.10 does not.
 	 */
 	if (st.type != USOCK_DGRAM && open_end(e ^ 1) &&
 	    (x->count > 1 ||
-	     (x->count == 1 && x->q[x->head].len > x->q[x->head].off)))
+	     (x->count == 1 && (st.empty_resets ||
+				x->q[x->head].len > x->q[x->head].off))))
 		peer->reset_pending = true;
 	x->head = x->count = 0;
 }
 
 /* ---- a script ------------------------------------------------------------ */
+
+/*
+ * Does closing a SEQPACKET end with one unread empty message reset its
+ * peer? Linux 5.10 says ECONNRESET to the peer's next send; 6.18 (and 6.1's
+ * later stable releases) skips the empty message and says EPIPE.
+ */
+static bool kernel_empty_message_resets(void)
+{
+	static int resets = -1;
+	int sv[2];
+
+	if (resets >= 0)
+		return resets;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    send(sv[0], "", 0, MSG_DONTWAIT) != 0 || close(sv[1]) < 0)
+		abort();
+	if (send(sv[0], "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		abort();
+	resets = errno == ECONNRESET;
+	if (!resets && errno != EPIPE)
+		abort();
+	close(sv[0]);
+	return resets;
+}
 
 static void setup(uint8_t type_byte)
 {
@@ -603,6 +629,7 @@ static void setup(uint8_t type_byte)
 	memset(&st, 0, sizeof(st));
 	st.type = type_byte % 3;
 	st.root = geteuid() == 0;
+	st.empty_resets = kernel_empty_message_resets();
 	if (pipe2(p, O_CLOEXEC) < 0)
 		abort();
 	st.pool[0] = p[0];
