@@ -20,51 +20,24 @@
 
 #include "fault.h"
 
-/* The real functions; the prototypes are the ones the library calls. */
-ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
-ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
-int __real_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
-int __real_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-		    struct timespec *timeout);
-int __real_socket(int domain, int type, int protocol);
-int __real_socketpair(int domain, int type, int protocol, int sv[2]);
-int __real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
-int __real_connect(int fd, const struct sockaddr *addr, socklen_t len);
-int __real_bind(int fd, const struct sockaddr *addr, socklen_t len);
-int __real_listen(int fd, int backlog);
-int __real_setsockopt(int fd, int level, int name, const void *val,
-		      socklen_t len);
-int __real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
-int __real_fcntl(int fd, int cmd, ...);
-int __real_fcntl64(int fd, int cmd, ...);
-int __real_close(int fd);
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-char *__real_strdup(const char *s);
-void __real_free(void *p);
+/*
+ * The real function and its wrapper share a prototype; declaring the wrapper
+ * too satisfies -Wmissing-prototypes.
+ */
+#define DECLARE(ret, name, params)                                             \
+	ret __real_##name params;                                              \
+	ret __wrap_##name params
 
-/* The wrappers: declared here to satisfy -Wmissing-prototypes. */
-ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
-ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags);
-int __wrap_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
-int __wrap_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-		    struct timespec *timeout);
-int __wrap_socket(int domain, int type, int protocol);
-int __wrap_socketpair(int domain, int type, int protocol, int sv[2]);
-int __wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
-int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len);
-int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len);
-int __wrap_listen(int fd, int backlog);
-int __wrap_setsockopt(int fd, int level, int name, const void *val,
-		      socklen_t len);
-int __wrap_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
-int __wrap_fcntl(int fd, int cmd, ...);
-int __wrap_fcntl64(int fd, int cmd, ...);
-int __wrap_close(int fd);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-char *__wrap_strdup(const char *s);
-void __wrap_free(void *p);
+DECLARE(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags));
+DECLARE(int, sendmmsg,
+	(int fd, struct mmsghdr *vec, unsigned int vlen, int flags));
+DECLARE(int, fcntl, (int fd, int cmd, ...));
+DECLARE(int, fcntl64, (int fd, int cmd, ...));
+DECLARE(int, close, (int fd));
+DECLARE(void *, malloc, (size_t size));
+DECLARE(void *, calloc, (size_t n, size_t size));
+DECLARE(char *, strdup, (const char *s));
+DECLARE(void, free, (void *p));
 
 static const char *const fn_names[FAULT_N_FN] = {
 	[FAULT_SENDMSG] = "sendmsg",
@@ -179,6 +152,52 @@ static bool hit(int fn, int detail, int *err)
 	return true;
 }
 
+#define FAIL(err)                                                              \
+	do {                                                                   \
+		errno = (err);                                                 \
+		return -1;                                                     \
+	} while (0)
+
+/* A wrapper that only counts the call, and fails it when armed to. */
+#define PASS_WRAP(ret, name, fn, detail, params, args)                         \
+	DECLARE(ret, name, params);                                            \
+	ret __wrap_##name params                                               \
+	{                                                                      \
+		int err;                                                       \
+                                                                               \
+		if (hit(fn, detail, &err))                                     \
+			FAIL(err);                                             \
+		return __real_##name args;                                     \
+	}
+
+PASS_WRAP(ssize_t, recvmsg, FAULT_RECVMSG, flags,
+	  (int fd, struct msghdr *msg, int flags), (fd, msg, flags));
+PASS_WRAP(int, recvmmsg, FAULT_RECVMMSG, 0,
+	  (int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+	   struct timespec *timeout),
+	  (fd, vec, vlen, flags, timeout));
+PASS_WRAP(int, socket, FAULT_SOCKET, 0, (int domain, int type, int protocol),
+	  (domain, type, protocol));
+PASS_WRAP(int, socketpair, FAULT_SOCKETPAIR, 0,
+	  (int domain, int type, int protocol, int sv[2]),
+	  (domain, type, protocol, sv));
+PASS_WRAP(int, accept4, FAULT_ACCEPT4, 0,
+	  (int fd, struct sockaddr *addr, socklen_t *len, int flags),
+	  (fd, addr, len, flags));
+PASS_WRAP(int, connect, FAULT_CONNECT, 0,
+	  (int fd, const struct sockaddr *addr, socklen_t len),
+	  (fd, addr, len));
+PASS_WRAP(int, bind, FAULT_BIND, 0,
+	  (int fd, const struct sockaddr *addr, socklen_t len),
+	  (fd, addr, len));
+PASS_WRAP(int, listen, FAULT_LISTEN, 0, (int fd, int backlog), (fd, backlog));
+PASS_WRAP(int, setsockopt, FAULT_SETSOCKOPT, name,
+	  (int fd, int level, int name, const void *val, socklen_t len),
+	  (fd, level, name, val, len));
+PASS_WRAP(int, getsockopt, FAULT_GETSOCKOPT, name,
+	  (int fd, int level, int name, void *val, socklen_t *len),
+	  (fd, level, name, val, len));
+
 static void note_shortable(int which, int fn, bool can)
 {
 	unsigned long n = fault_calls(fn);
@@ -236,12 +255,6 @@ static ssize_t short_sendmsg(int fd, const struct msghdr *msg, int flags)
 	return r;
 }
 
-#define FAIL(err)                                                              \
-	do {                                                                   \
-		errno = (err);                                                 \
-		return -1;                                                     \
-	} while (0)
-
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	bool can = sendmsg_can_be_short(fd, msg);
@@ -259,15 +272,6 @@ ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 	}
 	note_shortable(0, FAULT_SENDMSG, can);
 	return __real_sendmsg(fd, msg, flags);
-}
-
-ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	int err;
-
-	if (hit(FAULT_RECVMSG, flags, &err))
-		FAIL(err);
-	return __real_recvmsg(fd, msg, flags);
 }
 
 int __wrap_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
@@ -291,115 +295,26 @@ int __wrap_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 	return __real_sendmmsg(fd, vec, vlen, flags);
 }
 
-int __wrap_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-		    struct timespec *timeout)
-{
-	int err;
+/*
+ * The library's fcntl commands all take an int argument or none; fcntl64 is
+ * what glibc's headers may redirect fcntl to.
+ */
+#define FCNTL_WRAP(name)                                                       \
+	int __wrap_##name(int fd, int cmd, ...)                                \
+	{                                                                      \
+		va_list ap;                                                    \
+		int arg, err;                                                  \
+                                                                               \
+		va_start(ap, cmd);                                             \
+		arg = va_arg(ap, int);                                         \
+		va_end(ap);                                                    \
+		if (hit(FAULT_FCNTL, cmd, &err))                               \
+			FAIL(err);                                             \
+		return __real_##name(fd, cmd, arg);                            \
+	}
 
-	if (hit(FAULT_RECVMMSG, 0, &err))
-		FAIL(err);
-	return __real_recvmmsg(fd, vec, vlen, flags, timeout);
-}
-
-int __wrap_socket(int domain, int type, int protocol)
-{
-	int err;
-
-	if (hit(FAULT_SOCKET, 0, &err))
-		FAIL(err);
-	return __real_socket(domain, type, protocol);
-}
-
-int __wrap_socketpair(int domain, int type, int protocol, int sv[2])
-{
-	int err;
-
-	if (hit(FAULT_SOCKETPAIR, 0, &err))
-		FAIL(err);
-	return __real_socketpair(domain, type, protocol, sv);
-}
-
-int __wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
-{
-	int err;
-
-	if (hit(FAULT_ACCEPT4, 0, &err))
-		FAIL(err);
-	return __real_accept4(fd, addr, len, flags);
-}
-
-int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
-{
-	int err;
-
-	if (hit(FAULT_CONNECT, 0, &err))
-		FAIL(err);
-	return __real_connect(fd, addr, len);
-}
-
-int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
-{
-	int err;
-
-	if (hit(FAULT_BIND, 0, &err))
-		FAIL(err);
-	return __real_bind(fd, addr, len);
-}
-
-int __wrap_listen(int fd, int backlog)
-{
-	int err;
-
-	if (hit(FAULT_LISTEN, 0, &err))
-		FAIL(err);
-	return __real_listen(fd, backlog);
-}
-
-int __wrap_setsockopt(int fd, int level, int name, const void *val,
-		      socklen_t len)
-{
-	int err;
-
-	if (hit(FAULT_SETSOCKOPT, name, &err))
-		FAIL(err);
-	return __real_setsockopt(fd, level, name, val, len);
-}
-
-int __wrap_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
-{
-	int err;
-
-	if (hit(FAULT_GETSOCKOPT, name, &err))
-		FAIL(err);
-	return __real_getsockopt(fd, level, name, val, len);
-}
-
-/* The library's fcntl commands all take an int argument or none. */
-int __wrap_fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	int arg, err;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, int);
-	va_end(ap);
-	if (hit(FAULT_FCNTL, cmd, &err))
-		FAIL(err);
-	return __real_fcntl64(fd, cmd, arg);
-}
-
-int __wrap_fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	int arg, err;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, int);
-	va_end(ap);
-	if (hit(FAULT_FCNTL, cmd, &err))
-		FAIL(err);
-	return __real_fcntl(fd, cmd, arg);
-}
+FCNTL_WRAP(fcntl64)
+FCNTL_WRAP(fcntl)
 
 /* Linux releases the fd even when close() fails: so does the fault. */
 int __wrap_close(int fd)
@@ -411,16 +326,17 @@ int __wrap_close(int fd)
 	return r;
 }
 
-static void live_add(void *p)
+static void *live_add(void *p)
 {
 	if (!p)
-		return;
+		return NULL;
 	pthread_mutex_lock(&live_lock);
 	if (n_live < MAX_LIVE)
 		live[n_live++] = p;
 	else
 		live_overflow = true;
 	pthread_mutex_unlock(&live_lock);
+	return p;
 }
 
 static void live_del(void *p)
@@ -453,46 +369,31 @@ void fault_forget_allocs(void)
 	pthread_mutex_unlock(&live_lock);
 }
 
-void *__wrap_malloc(size_t size)
+/* True, with errno set, if this allocation must fail. */
+static bool alloc_fails(int fn)
 {
-	void *p;
 	int err;
 
-	if (hit(FAULT_MALLOC, 0, &err)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_malloc(size);
-	live_add(p);
-	return p;
+	if (!hit(fn, 0, &err))
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return alloc_fails(FAULT_MALLOC) ? NULL : live_add(__real_malloc(size));
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-	void *p;
-	int err;
-
-	if (hit(FAULT_CALLOC, 0, &err)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_calloc(n, size);
-	live_add(p);
-	return p;
+	return alloc_fails(FAULT_CALLOC) ? NULL
+					 : live_add(__real_calloc(n, size));
 }
 
 char *__wrap_strdup(const char *s)
 {
-	char *p;
-	int err;
-
-	if (hit(FAULT_STRDUP, 0, &err)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_strdup(s);
-	live_add(p);
-	return p;
+	return alloc_fails(FAULT_STRDUP) ? NULL : live_add(__real_strdup(s));
 }
 
 void __wrap_free(void *p)
