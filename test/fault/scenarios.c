@@ -92,6 +92,12 @@ static void harness_close(int *fd)
 	*fd = -1;
 }
 
+static void harness_close_pipe(int p[2])
+{
+	harness_close(&p[0]);
+	harness_close(&p[1]);
+}
+
 static bool readable(struct usock *s)
 {
 	struct pollfd p = { .fd = usock_get_fd(s), .events = POLLIN };
@@ -274,6 +280,21 @@ static void cleanup(struct usock **a, struct usock **b, struct usock_msg **m1,
 	*m1 = *m2 = NULL;
 }
 
+/*
+ * A pair and its messages (rm may be NULL for none). False after a
+ * documented failure, with what was made left for cleanup().
+ */
+static bool open_pair(int type, int flags, struct usock **a, struct usock **b,
+		      struct usock_msg **sm, struct usock_msg **rm)
+{
+	if (OP(0, usock_pair(type, flags, a, b)) < 0) {
+		CHECK(*a == NULL && *b == NULL);
+		return false;
+	}
+	return OP(0, usock_msg_new(sm)) == 0 &&
+	       (!rm || OP(0, usock_msg_new(rm)) == 0);
+}
+
 /* ---- scenarios -------------------------------------------------------- */
 
 /*
@@ -293,12 +314,8 @@ static void sc_transfer(int arg)
 	bool passcred;
 
 	fill(payload, sizeof(payload), (unsigned int)arg);
-	if (OP(0, usock_pair(type, variant == 2 ? USOCK_NONBLOCK : 0, &a, &b)) <
-	    0) {
-		CHECK(a == NULL && b == NULL);
-		return;
-	}
-	if (OP(0, usock_msg_new(&sm)) < 0 || OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, variant == 2 ? USOCK_NONBLOCK : 0, &a, &b, &sm,
+		       &rm))
 		goto out;
 	harness_pipe(p);
 	dn = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -369,8 +386,7 @@ static void sc_transfer(int arg)
 	recv_msg(a, type, rm, &e);
 out:
 	cleanup(&a, &b, &sm, &rm);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 	harness_close(&dn);
 }
 
@@ -385,9 +401,7 @@ static void sc_batch(int arg)
 	ssize_t lens[4];
 	int p[2] = { -1, -1 };
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&m1)) < 0 || OP(0, usock_msg_new(&m2)) < 0 ||
+	if (!open_pair(type, 0, &a, &b, &m1, &m2) ||
 	    OP(0, usock_msg_new(&r1)) < 0 || OP(0, usock_msg_new(&r2)) < 0)
 		goto out;
 	harness_pipe(p);
@@ -422,8 +436,7 @@ out:
 	cleanup(&a, &b, &m1, &m2);
 	VOP(usock_msg_free(r1));
 	VOP(usock_msg_free(r2));
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /* Adopt both ends of a raw pair; a failure leaves the fd as it was. */
@@ -464,8 +477,7 @@ static void sc_adopt(int arg)
 	/* Not a socket: refused, the pipe untouched. */
 	harness_pipe(p);
 	OP(-ENOTSOCK, usock_adopt(p[0], 0, &t));
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 static bool path_exists(const char *path)
@@ -573,8 +585,7 @@ static void sc_named(int arg)
 out:
 	VOP(usock_close(l));
 	cleanup(&c, &s, &sm, &rm);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 	if (variant == 1) {
 		/* Removed by the close of the handle that bound it. */
 		CHECK(!path_exists(name));
@@ -594,9 +605,7 @@ static void sc_peer(int arg)
 	bool passpidfd;
 	char buf[8];
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &rm, NULL))
 		goto out;
 	if (OP(0, usock_get_peer_creds(a, &pid, &uid, &gid)) == 0) {
 		CHECK_EQ(pid, getpid());
@@ -639,9 +648,7 @@ static void sc_quota(int arg)
 	struct sent sent;
 	struct expect e;
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&sm)) < 0 || OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &sm, &rm))
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -702,9 +709,7 @@ static void sc_eof(int arg)
 	struct sent sent;
 	char buf[8];
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &rm, NULL))
 		goto out;
 	if (type == USOCK_DGRAM) {
 		VOP(usock_close(a));
@@ -771,9 +776,7 @@ static void sc_trunc(int arg)
 	struct sent sent;
 	struct expect e;
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&sm)) < 0 || OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &sm, &rm))
 		goto out;
 	harness_pipe(p);
 	id = fid_of(p[0]);
@@ -793,8 +796,7 @@ static void sc_trunc(int arg)
 	recv_msg(b, type, rm, &e);
 out:
 	cleanup(&a, &b, &sm, &rm);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /*
@@ -814,9 +816,7 @@ static void sc_flood(int arg)
 	struct fid id;
 
 	fill(payload, sizeof(payload), 7);
-	if (OP(0, usock_pair(type, USOCK_NONBLOCK, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&sm)) < 0 || OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, USOCK_NONBLOCK, &a, &b, &sm, &rm))
 		goto out;
 	setsockopt(usock_get_fd(a), SOL_SOCKET, SO_SNDBUF, &sndbuf,
 		   sizeof(sndbuf));
@@ -860,8 +860,7 @@ static void sc_flood(int arg)
 	recv_msg(b, type, rm, &e);
 out:
 	cleanup(&a, &b, &sm, &rm);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /*
@@ -880,9 +879,7 @@ static void sc_max_fds(int arg)
 	struct sent sent;
 	struct expect e;
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&sm)) < 0 || OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &sm, &rm))
 		goto out;
 	harness_pipe(p);
 	for (int i = 0; i < USOCK_MAX_FDS; i++) {
@@ -917,8 +914,7 @@ static void sc_max_fds(int arg)
 	CHECK_EQ(usock_msg_get_nfds(rm), 0);
 out:
 	cleanup(&a, &b, &sm, &rm);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /*
@@ -1016,8 +1012,7 @@ static void sc_adopt_options(int arg)
 	}
 out:
 	cleanup(&s, &t, &rm, &none);
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /*
@@ -1034,9 +1029,7 @@ static void sc_batch_errors(int arg)
 	ssize_t lens[4];
 	int p[2] = { -1, -1 };
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&sm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &sm, NULL))
 		goto out;
 	for (int i = 0; i < 4; i++)
 		if (OP(0, usock_msg_new(&rms[i])) < 0)
@@ -1095,8 +1088,7 @@ out:
 	cleanup(&a, &b, &sm, &rms[0]);
 	for (int i = 1; i < 4; i++)
 		VOP(usock_msg_free(rms[i]));
-	harness_close(&p[0]);
-	harness_close(&p[1]);
+	harness_close_pipe(p);
 }
 
 /* Credentials and a pidfd with every message, wanted or not. */
@@ -1109,9 +1101,7 @@ static void sc_pidfd(int arg)
 	char buf[8];
 	int fd;
 
-	if (OP(0, usock_pair(type, 0, &a, &b)) < 0)
-		return;
-	if (OP(0, usock_msg_new(&rm)) < 0)
+	if (!open_pair(type, 0, &a, &b, &rm, NULL))
 		goto out;
 	passcred = OP(0, usock_set_passcred(b, 1)) == 0;
 	passpidfd = OP(kernel_has_pidfds() ? 0 : -ENOPROTOOPT,
