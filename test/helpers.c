@@ -767,6 +767,14 @@ bool kernel_nofile_soft_limit_is(unsigned long soft)
 	return found;
 }
 
+void *thread_end(struct usock *s, struct usock_msg *m, int how)
+{
+	if (how >= 0)
+		shutdown(usock_get_fd(s), how);
+	usock_msg_free(m);
+	return NULL;
+}
+
 int test_rounds(int n)
 {
 	const char *e = getenv("USOCK_TEST_SCALE");

@@ -218,6 +218,11 @@ struct thread_failure {
 	} while (0)
 #define assert_thread_ok(who, f)                                               \
 	ck_assert_msg((f)->what[0] == '\0', "%s thread: %s", (who), (f)->what)
+/*
+ * A thread's way out: frees m and returns NULL for the thread to return;
+ * from its label fail (how >= 0) it first shuts s down with how.
+ */
+void *thread_end(struct usock *s, struct usock_msg *m, int how);
 
 /* n scaled by the environment's USOCK_TEST_SCALE (a positive number,
  * default 1), at least 1: CI runs the threaded tests longer. */

@@ -54,12 +54,9 @@ static void *send_thread(void *p)
 				      seq % FD_EVERY == 0 ? m : NULL),
 			   sizeof(pl));
 	}
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, -1);
 fail:
-	shutdown(usock_get_fd(t->s), SHUT_RDWR);
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, SHUT_RDWR);
 }
 
 struct receiver {
@@ -110,12 +107,9 @@ static void *recv_thread(void *p)
 		T_CHECK_EQ(&t->res, write(fd, rec, sizeof(rec)), sizeof(rec));
 		T_CHECK_EQ(&t->res, close(fd), 0);
 	}
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, -1);
 fail:
-	shutdown(usock_get_fd(t->s), SHUT_RDWR);
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, SHUT_RDWR);
 }
 
 /* The pipe holds one record per fd that arrived: check them, in order per

@@ -80,12 +80,9 @@ static void *send_thread(void *p)
 			T_FAIL(&t->f, "sender %u seq %u: usock_send = %zd",
 			       t->id, seq, r);
 	}
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, -1);
 fail:
-	shutdown(usock_get_fd(t->s), SHUT_WR);
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, SHUT_WR);
 }
 
 struct receiver {
@@ -147,12 +144,9 @@ static void *recv_thread(void *p)
 		}
 		t->messages++;
 	}
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, -1);
 fail:
-	shutdown(usock_get_fd(t->s), SHUT_RD);
-	usock_msg_free(m);
-	return NULL;
+	return thread_end(t->s, m, SHUT_RD);
 }
 
 /* _i: USOCK_SEQPACKET or USOCK_DGRAM (both keep message boundaries). */
