@@ -435,14 +435,13 @@ START_TEST(test_padding_trap_kernel)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	/* 2 on a 64-bit ABI, 1 on a 32-bit one. */
-	const int holds = (int)((CMSG_SPACE(sizeof(int)) - CMSG_LEN(0)) /
-				sizeof(int));
+	const int holds =
+		(int)((CMSG_SPACE(sizeof(int)) - CMSG_LEN(0)) / sizeof(int));
 
 	ck_assert(holds == 1 || holds == 2);
 	/* A plain pair: a usock SEQPACKET pair keeps SO_PASSCRED on. */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-				    sv),
-			 0);
+	ck_assert_int_eq(
+		socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	make_fds(fds, 2);
 	send_raw_ok(sv[0], "x", fds, 2, false);
 	send_raw_ok(sv[0], "y", fds, 2, false);
@@ -450,7 +449,8 @@ START_TEST(test_padding_trap_kernel)
 	mh.msg_control = ctl.buf;
 	mh.msg_controllen = CMSG_SPACE(sizeof(int));
 	ck_assert_int_eq(recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC), 1);
-	ck_assert_int_eq(mh.msg_flags & MSG_CTRUNC, holds == 2 ? 0 : MSG_CTRUNC);
+	ck_assert_int_eq(mh.msg_flags & MSG_CTRUNC,
+			 holds == 2 ? 0 : MSG_CTRUNC);
 	cm = CMSG_FIRSTHDR(&mh);
 	ck_assert_ptr_nonnull(cm);
 	ck_assert_uint_eq(cm->cmsg_len, CMSG_LEN((size_t)holds * sizeof(int)));
@@ -503,8 +503,8 @@ static int fdtable_size(void)
  * set by others put ahead of the fds and for the pidfd after them
  * (CTL_FOREIGN + CTL_PIDFD in lib/usock-private.h; usock_set_max_fds(3)).
  */
-#define SLACK_FDS                                                    \
-	((CMSG_SPACE(48) + CMSG_SPACE(16) + 2 * CMSG_SPACE(sizeof(int))) / \
+#define SLACK_FDS                                                              \
+	((CMSG_SPACE(48) + CMSG_SPACE(16) + 2 * CMSG_SPACE(sizeof(int))) /     \
 	 sizeof(int))
 
 /*
