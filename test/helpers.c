@@ -747,6 +747,24 @@ void assert_nothing_queued_at(struct usock *s, const char *file, int line)
 		      file, line, r, (unsigned)p.revents);
 }
 
+void recv_ok_at(struct usock *s, size_t cap, struct usock_msg *m,
+		const char *want, int nfds, const char *file, int line)
+{
+	char buf[256];
+	size_t len = strlen(want);
+	ssize_t r;
+
+	ck_assert_uint_le(cap, sizeof(buf));
+	r = usock_recv(s, buf, cap, m);
+	ck_assert_msg(r == (ssize_t)len && memcmp(buf, want, len) == 0,
+		      "%s:%d: usock_recv returned %zd \"%.*s\", want \"%s\"",
+		      file, line, r, r > 0 ? (int)r : 0, buf, want);
+	if (m && nfds >= 0)
+		ck_assert_msg(usock_msg_get_nfds(m) == nfds,
+			      "%s:%d: %d fds, want %d", file, line,
+			      usock_msg_get_nfds(m), nfds);
+}
+
 bool kernel_nofile_soft_limit_is(unsigned long soft)
 {
 	char line[256];

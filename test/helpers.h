@@ -334,6 +334,15 @@ void assert_peer(const struct usock *s, pid_t pid, uid_t uid, gid_t gid);
 void assert_nothing_queued_at(struct usock *s, const char *file, int line);
 
 /*
+ * usock_recv(s, buf, cap, m) returns exactly the bytes of want; then, if m
+ * is not NULL and nfds >= 0, m holds nfds fds.
+ */
+#define recv_ok(s, cap, m, want, nfds)                                         \
+	recv_ok_at((s), (cap), (m), (want), (nfds), __FILE__, __LINE__)
+void recv_ok_at(struct usock *s, size_t cap, struct usock_msg *m,
+		const char *want, int nfds, const char *file, int line);
+
+/*
  * Whether the kernel's soft RLIMIT_NOFILE is soft, read back from
  * /proc/self/limits. valgrind fakes setrlimit(RLIMIT_NOFILE) for its client
  * without telling the kernel, so tests that need the kernel to run out of

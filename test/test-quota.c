@@ -151,18 +151,13 @@ START_TEST(test_over_quota)
 	ck_assert_int_eq(usock_recv(b, buf, 3, m), -E2BIG);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	ck_assert_uint_eq(fd_count(), before);
-	ck_assert_int_eq(usock_recv(b, buf, 3, m), 3);
-	ck_assert(memcmp(buf, "yes", 3) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
-	ck_assert_int_eq(usock_recv(b, buf, 3, m), 3);
-	ck_assert(memcmp(buf, "one", 3) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	recv_ok(b, 3, m, "yes", 2);
+	recv_ok(b, 3, m, "one", 1);
 	usock_msg_reset(m);
 	/* The policy holds without a message object too. */
 	ck_assert_int_eq(usock_recv(b, buf, 3, NULL), -E2BIG);
 	ck_assert_uint_eq(fd_count(), before);
-	ck_assert_int_eq(usock_recv(b, buf, 3, NULL), 3);
-	ck_assert(memcmp(buf, "end", 3) == 0);
+	recv_ok(b, 3, NULL, "end", -1);
 
 	usock_msg_free(m);
 	usock_close(a);
@@ -224,8 +219,7 @@ START_TEST(test_quota_before_msgsize)
 	before = fd_count();
 	ck_assert_int_eq(usock_recv(b, buf, 4, NULL), -E2BIG);
 	ck_assert_uint_eq(fd_count(), before);
-	ck_assert_int_eq(usock_recv(b, buf, 4, NULL), 4);
-	ck_assert(memcmp(buf, "next", 4) == 0);
+	recv_ok(b, 4, NULL, "next", -1);
 	usock_close(a);
 	usock_close(b);
 }
@@ -334,8 +328,7 @@ START_TEST(test_quota_zero)
 	}
 	usock_msg_reset(m);
 	ck_assert_int_eq(usock_send(a, "pln", 3, NULL), 3);
-	ck_assert_int_eq(usock_recv(b, buf, 3, m), 3);
-	ck_assert(memcmp(buf, "pln", 3) == 0);
+	recv_ok(b, 3, m, "pln", -1);
 
 	/* Lifted again: fds flow. */
 	ck_assert_int_eq(usock_set_max_fds(b, 1), 0);
@@ -582,9 +575,7 @@ START_TEST(test_never_beyond_quota)
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	ck_assert_int_eq(usock_msg_get_pidfd(m), -ENODATA);
 
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 3);
-	ck_assert(memcmp(buf, "fit", 3) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), max);
+	recv_ok(b, sizeof(buf), m, "fit", max);
 	ck_assert_int_eq(usock_msg_get_creds(m, &(int32_t){ 0 },
 					     &(uint32_t){ 0 },
 					     &(uint32_t){ 0 }),
@@ -638,18 +629,14 @@ START_TEST(test_quota_four)
 	m = msg_new_ok();
 	usock_close(arg.mine);
 
-	ck_assert_int_eq(usock_recv(arg.theirs, buf, sizeof(buf), m), 4);
-	ck_assert(memcmp(buf, "four", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 4);
+	recv_ok(arg.theirs, sizeof(buf), m, "four", 4);
 	for (int i = 0; i < 4; i++)
 		ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, (unsigned int)i)),
 				 fid_of(arg.fds[i])));
 	usock_msg_reset(m);
 	expect_rejected(arg.theirs, m, -E2BIG);
 	expect_rejected(arg.theirs, m, -E2BIG);
-	ck_assert_int_eq(usock_recv(arg.theirs, buf, sizeof(buf), m), 4);
-	ck_assert(memcmp(buf, "next", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	recv_ok(arg.theirs, sizeof(buf), m, "next", 1);
 	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(arg.fds[4])));
 	usock_msg_reset(m);
 	if (_i == USOCK_DGRAM) {

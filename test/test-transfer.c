@@ -195,7 +195,6 @@ START_TEST(test_zero_fds)
 {
 	struct send_arg arg = { 0 };
 	struct usock_msg *m = msg_new_ok();
-	char buf[8];
 	pid_t pid;
 
 	pair_ok(_i, 0, &arg.theirs, &arg.mine);
@@ -204,13 +203,9 @@ START_TEST(test_zero_fds)
 
 	wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
 	/* Exact lengths: a stream does not keep the two writes apart. */
-	ck_assert_int_eq(usock_recv(arg.theirs, buf, 5, m), 5);
-	ck_assert(memcmp(buf, "plain", 5) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	recv_ok(arg.theirs, 5, m, "plain", 0);
 	wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
-	ck_assert_int_eq(usock_recv(arg.theirs, buf, 5, m), 5);
-	ck_assert(memcmp(buf, "empty", 5) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	recv_ok(arg.theirs, 5, m, "empty", 0);
 	child_wait_ok(pid);
 
 	usock_msg_free(m);
@@ -458,14 +453,10 @@ START_TEST(test_stream_fds_ride_with_write)
 	send_fds_ok(a, "AAAA", 4, &p[0], 1);
 	send_fds_ok(a, "BBBB", 4, &p[1], 1);
 
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 4);
-	ck_assert(memcmp(buf, "AAAA", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	recv_ok(b, sizeof(buf), m, "AAAA", 1);
 	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(p[0])));
 
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 4);
-	ck_assert(memcmp(buf, "BBBB", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
+	recv_ok(b, sizeof(buf), m, "BBBB", 1);
 	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(p[1])));
 
 	usock_msg_free(m);
@@ -490,24 +481,17 @@ START_TEST(test_stream_partial_read)
 	send_fds_ok(a, "AAAA", 4, p, 2);
 	ck_assert_int_eq(usock_send(a, "BBBB", 4, NULL), 4);
 
-	ck_assert_int_eq(usock_recv(b, buf, 2, m), 2);
-	ck_assert(memcmp(buf, "AA", 2) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
+	recv_ok(b, 2, m, "AA", 2);
 	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 0)), fid_of(p[0])));
 	ck_assert(fid_eq(fid_of(usock_msg_get_fd(m, 1)), fid_of(p[1])));
 
-	ck_assert_int_eq(usock_recv(b, buf, 2, m), 2);
-	ck_assert(memcmp(buf, "AA", 2) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	recv_ok(b, 2, m, "AA", 0);
 
-	ck_assert_int_eq(usock_recv(b, buf, 4, m), 4);
-	ck_assert(memcmp(buf, "BBBB", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	recv_ok(b, 4, m, "BBBB", 0);
 
 	ck_assert_int_eq(usock_send(a, "CCCC", 4, NULL), 4);
 	ck_assert_int_eq(usock_send(a, "DDDD", 4, NULL), 4);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 8);
-	ck_assert(memcmp(buf, "CCCCDDDD", 8) == 0);
+	recv_ok(b, sizeof(buf), m, "CCCCDDDD", -1);
 	assert_nothing_queued(b);
 
 	usock_msg_free(m);
@@ -532,17 +516,11 @@ START_TEST(test_packet_boundaries)
 	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
 	send_fds_ok(a, "four", 4, p, 2);
 
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 3);
-	ck_assert(memcmp(buf, "one", 3) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 1);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 5);
-	ck_assert(memcmp(buf, "three", 5) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
+	recv_ok(b, sizeof(buf), m, "one", 1);
+	recv_ok(b, sizeof(buf), m, "three", 0);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 0);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 4);
-	ck_assert(memcmp(buf, "four", 4) == 0);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
+	recv_ok(b, sizeof(buf), m, "four", 2);
 	assert_nothing_queued(b);
 
 	usock_msg_free(m);

@@ -65,8 +65,7 @@ START_TEST(test_253_to_quota_4)
 	/* The quota holds without a message object too. */
 	ck_assert_int_eq(usock_recv(b, buf, 3, NULL), -E2BIG);
 	ck_assert_uint_eq(fd_count(), before);
-	ck_assert_int_eq(usock_recv(b, buf, 3, m), 3);
-	ck_assert(memcmp(buf, "end", 3) == 0);
+	recv_ok(b, 3, m, "end", -1);
 	assert_nothing_queued(b);
 
 	close_fds(fds, USOCK_MAX_FDS);
@@ -220,23 +219,20 @@ START_TEST(test_unasked_creds)
 	ck_assert_int_eq(raw_send(sock, "unasked", 7, &creds_fd, 0), 7);
 	ck_assert_int_eq(raw_send(sock, "queued", 6, NULL, 0), 6);
 
-	ck_assert_int_eq(usock_recv(b, buf, 7, m), 7);
-	ck_assert(memcmp(buf, "unasked", 7) == 0);
+	recv_ok(b, 7, m, "unasked", -1);
 	assert_fds(m, &fd, 1);
 	assert_creds(m, false);
 
 	ck_assert_int_eq(usock_set_passcred(b, 1), 0);
 	ck_assert_int_eq(raw_send(sock, "asked", 5, &creds, 0), 5);
 	ck_assert_int_eq(raw_send(sock, "implicit", 8, NULL, 0), 8);
-	ck_assert_int_eq(usock_recv(b, buf, 6, m), 6);
-	ck_assert(memcmp(buf, "queued", 6) == 0);
+	recv_ok(b, 6, m, "queued", -1);
 	/* Queued before SO_PASSCRED went on: no credentials, except on
 	 * SEQPACKET, where the library keeps the option on all along. */
 	assert_creds(m, _i == USOCK_SEQPACKET);
 	ck_assert_int_eq(usock_recv(b, buf, 5, m), 5);
 	assert_creds(m, true);
-	ck_assert_int_eq(usock_recv(b, buf, 8, m), 8);
-	ck_assert(memcmp(buf, "implicit", 8) == 0);
+	recv_ok(b, 8, m, "implicit", -1);
 	assert_creds(m, true);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	assert_nothing_queued(b);
@@ -403,8 +399,7 @@ START_TEST(test_peer_dies)
 		assert_fds(m, &arg.fds[i], 1);
 	}
 	if (_i == USOCK_STREAM) {
-		ck_assert_int_eq(usock_recv(arg.theirs, buf, 6, m), 3);
-		ck_assert(memcmp(buf, "hal", 3) == 0);
+		recv_ok(arg.theirs, 6, m, "hal", -1);
 		ck_assert_int_eq(usock_recv(arg.theirs, buf, sizeof(buf), m),
 				 -ECONNRESET);
 	}
