@@ -318,17 +318,30 @@ static int child_connect_wait(void *p)
 	return 0;
 }
 
-START_TEST(test_peer_pidfd)
+/*
+ * Listen on a fresh abstract name of the type and accept the connection of
+ * a child_connect_wait child (unprivileged if drop); returns its pid.
+ */
+static pid_t accept_waiting_child(int type, bool drop, struct usock **l,
+				  struct usock **s)
 {
-	struct conn_arg arg = { .type = USOCK_STREAM, .drop = true };
-	struct usock *l, *s;
+	struct conn_arg arg = { .type = type, .drop = drop };
 	pid_t pid;
-	int pidfd;
 
 	abstract_name(arg.name, sizeof(arg.name));
-	ck_assert_int_eq(usock_listen(arg.name, USOCK_STREAM, 0, 0, &l), 0);
+	ck_assert_int_eq(usock_listen(arg.name, type, 0, 0, l), 0);
 	pid = child_spawn(child_connect_wait, &arg);
-	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
+	wait_readable(*l, CHILD_TIMEOUT_MS);
+	ck_assert_int_eq(usock_accept(*l, 0, s), 0);
+	return pid;
+}
+
+START_TEST(test_peer_pidfd)
+{
+	struct usock *l, *s;
+	pid_t pid = accept_waiting_child(USOCK_STREAM, true, &l, &s);
+	int pidfd;
+
 	pidfd = usock_get_peer_pidfd(s);
 	if (!kernel_has_pidfds()) {
 		ck_assert_int_eq(pidfd, -ENOPROTOOPT);
@@ -453,16 +466,10 @@ END_TEST
  */
 START_TEST(test_pidfd_of_reaped_peer)
 {
-	struct conn_arg arg = { .type = USOCK_SEQPACKET, .drop = false };
 	struct usock *l, *s;
-	pid_t pid;
+	pid_t pid = accept_waiting_child(USOCK_SEQPACKET, false, &l, &s);
 	int fd;
 
-	abstract_name(arg.name, sizeof(arg.name));
-	ck_assert_int_eq(usock_listen(arg.name, USOCK_SEQPACKET, 0, 0, &l), 0);
-	pid = child_spawn(child_connect_wait, &arg);
-	wait_readable(l, CHILD_TIMEOUT_MS);
-	ck_assert_int_eq(usock_accept(l, 0, &s), 0);
 	ck_assert_int_eq(usock_send(s, "x", 1, NULL), 1);
 	child_wait_ok(pid);
 
