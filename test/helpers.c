@@ -513,6 +513,13 @@ struct usock_msg *msg_new_ok(void)
 	return m;
 }
 
+void msg_add_pipe_ok(struct usock_msg *m, int p[2])
+{
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
+	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+}
+
 void send_fds_ok(struct usock *s, const void *buf, size_t len, const int *fds,
 		 unsigned int n)
 {

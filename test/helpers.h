@@ -265,6 +265,8 @@ int child_fill_fd_holes(int highest, int *filler, int max);
 void pair_ok(int type, int flags, struct usock **a, struct usock **b);
 /* usock_msg_new() that fails the test on error. */
 struct usock_msg *msg_new_ok(void);
+/* A new pipe p, both ends added to m (p[0] first); fails the test on error. */
+void msg_add_pipe_ok(struct usock_msg *m, int p[2]);
 
 /* Send buf with the n fds in one message; fails the test unless all of
  * len was sent. */

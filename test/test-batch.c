@@ -612,9 +612,7 @@ START_TEST(test_one_object_many_entries)
 	int p[2];
 
 	pair_ok(_i, 0, &a, &b);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	for (int i = 0; i < 3; i++)
 		rm[i] = msg_new_ok();
 	make_bufs(in, mem, 3, 2);

@@ -26,9 +26,7 @@ START_TEST(test_add_get_take)
 	struct usock_msg *m = msg_new_ok();
 	int p[2];
 
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
 	ck_assert_int_eq(usock_msg_get_fd(m, 0), p[0]);
 	ck_assert_int_eq(usock_msg_get_fd(m, 1), p[1]);
@@ -252,9 +250,7 @@ START_TEST(test_dispose_keeps_added)
 	struct usock_msg *m = msg_new_ok();
 	int p[2];
 
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_msg_set_creds(m, getpid(), getuid(), getgid()),
 			 0);
 	if (_i == 0) {
@@ -323,9 +319,7 @@ START_TEST(test_taken_added_slot_not_sent)
 	char buf[8];
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_msg_take_fd(m, 0), p[0]);
 	ck_assert(fd_is_open(p[0]));
 
@@ -359,9 +353,7 @@ START_TEST(test_send_leaves_message)
 	char buf[8];
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_msg_set_creds(m, getpid(), getuid(), getgid()),
 			 0);
 	for (int i = 0; i < 3; i++) {

@@ -332,9 +332,7 @@ START_TEST(test_sendv_recvv)
 	int p[2];
 
 	pair_ok(_i, 0, &a, &b);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_sendv(a, out, 4, m), 10);
 	usock_msg_reset(m);
 
@@ -423,9 +421,7 @@ START_TEST(test_packet_empty_payload_fds)
 	char c;
 
 	pair_ok(_i, 0, &a, &b);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[0]), 0);
-	ck_assert_int_eq(usock_msg_add_fd(m, p[1]), 0);
+	msg_add_pipe_ok(m, p);
 	ck_assert_int_eq(usock_send(a, NULL, 0, m), 0);
 	ck_assert_int_eq(usock_recv(b, &c, 1, m), 0);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 2);
