@@ -256,6 +256,34 @@ static void record(char *buf, unsigned int i)
 }
 
 /*
+ * Send records 0, 1, ... (every 8th with its fd) until -EAGAIN: through
+ * libusock on b with m, or, with b NULL, raw on sock with ctl. Returns how
+ * many went, more than one.
+ */
+static unsigned int flood(struct usock *b, const struct usock_msg *m, int sock,
+			  const struct raw_ctl *ctl)
+{
+	char buf[RECORD];
+	unsigned int n;
+	ssize_t r;
+
+	for (n = 0;; n++) {
+		record(buf, n);
+		if (b)
+			r = usock_send(b, buf, RECORD, HAS_FD(n) ? m : NULL);
+		else
+			r = raw_send(sock, buf, RECORD, HAS_FD(n) ? ctl : NULL,
+				     MSG_DONTWAIT);
+		if (r == -EAGAIN)
+			break;
+		ck_assert_int_eq(r, RECORD);
+		ck_assert_uint_lt(n, 100000);
+	}
+	ck_assert_uint_gt(n, 1);
+	return n;
+}
+
+/*
  * Nonblocking floods both ways until the socket buffer is full: -EAGAIN,
  * every message whole with its fd when drained, then it works again.
  */
@@ -265,7 +293,6 @@ START_TEST(test_flood)
 	struct usock_msg *m = msg_new_ok();
 	int fd = devnull(), sock;
 	struct raw_ctl one = { .fds = &fd, .nfds = 1, .nblocks = 1 };
-	struct usock_msg *none = NULL;
 	char buf[RECORD], want[RECORD];
 	unsigned int n, got, nfds;
 	ssize_t r;
@@ -276,16 +303,7 @@ START_TEST(test_flood)
 
 	for (int round = 0; round < 2; round++) {
 		/* Raw peer to libusock. */
-		for (n = 0;; n++) {
-			record(buf, n);
-			r = raw_send(sock, buf, RECORD, HAS_FD(n) ? &one : NULL,
-				     MSG_DONTWAIT);
-			if (r == -EAGAIN)
-				break;
-			ck_assert_int_eq(r, RECORD);
-			ck_assert_uint_lt(n, 100000);
-		}
-		ck_assert_uint_gt(n, 1);
+		n = flood(NULL, NULL, sock, &one);
 		for (got = 0;; got++) {
 			r = usock_recv(b, buf, RECORD, m);
 			if (r == -EAGAIN)
@@ -304,15 +322,7 @@ START_TEST(test_flood)
 		/* libusock to the raw peer. */
 		usock_msg_reset(m);
 		ck_assert_int_eq(usock_msg_add_fd(m, fd), 0);
-		for (n = 0;; n++) {
-			record(buf, n);
-			r = usock_send(b, buf, RECORD, HAS_FD(n) ? m : none);
-			if (r == -EAGAIN)
-				break;
-			ck_assert_int_eq(r, RECORD);
-			ck_assert_uint_lt(n, 100000);
-		}
-		ck_assert_uint_gt(n, 1);
+		n = flood(b, m, -1, NULL);
 		for (got = 0;; got++) {
 			r = raw_recv(sock, buf, RECORD, &nfds, MSG_DONTWAIT);
 			if (r == -EAGAIN)
