@@ -40,6 +40,22 @@ static int child_send_three(void *p)
 }
 
 /*
+ * A pair of the type, SO_PASSCRED set to passcred on arg->theirs, and fn
+ * run in a child on arg->mine, which the parent then closes. Returns the
+ * child's pid.
+ */
+static pid_t spawn_peer(int type, bool passcred, struct peer *arg, child_fn fn)
+{
+	pid_t pid;
+
+	pair_ok(type, 0, &arg->theirs, &arg->mine);
+	ck_assert_int_eq(usock_set_passcred(arg->theirs, passcred), 0);
+	pid = child_spawn(fn, arg);
+	usock_close(arg->mine);
+	return pid;
+}
+
+/*
  * A child (dropping privileges first, if told to) sends the three messages
  * of child_send_three() over a pair of the given type, received into m[]
  * one byte at a time with SO_PASSCRED on or off. Returns the child's pid,
@@ -55,10 +71,7 @@ static pid_t receive_three(int type, bool passcred, bool drop,
 
 	for (int i = 0; i < 3; i++)
 		m[i] = msg_new_ok();
-	pair_ok(type, 0, &arg.theirs, &arg.mine);
-	ck_assert_int_eq(usock_set_passcred(arg.theirs, passcred), 0);
-	pid = child_spawn(child_send_three, &arg);
-	usock_close(arg.mine);
+	pid = spawn_peer(type, passcred, &arg, child_send_three);
 	for (int i = 0; i < 3; i++) {
 		wait_readable(arg.theirs, CHILD_TIMEOUT_MS);
 		ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m[i]), 1);
@@ -185,13 +198,10 @@ START_TEST(test_unprivileged_claim_eperm)
 {
 	struct peer arg = { .drop = true };
 	struct usock_msg *m = msg_new_ok();
+	pid_t pid =
+		spawn_peer(USOCK_SEQPACKET, true, &arg, child_claims_refused);
 	char c;
-	pid_t pid;
 
-	pair_ok(USOCK_SEQPACKET, 0, &arg.theirs, &arg.mine);
-	ck_assert_int_eq(usock_set_passcred(arg.theirs, 1), 0);
-	pid = child_spawn(child_claims_refused, &arg);
-	usock_close(arg.mine);
 	child_wait_ok(pid);
 
 	/* Only the allowed message arrived. */
@@ -304,13 +314,8 @@ START_TEST(test_root_claims_any)
 	struct peer arg = { .drop = false };
 	struct usock_msg *m = msg_new_ok();
 	char c;
-	pid_t pid;
 
-	pair_ok(_i, 0, &arg.theirs, &arg.mine);
-	ck_assert_int_eq(usock_set_passcred(arg.theirs, 1), 0);
-	pid = child_spawn(child_root_claims, &arg);
-	usock_close(arg.mine);
-	child_wait_ok(pid);
+	child_wait_ok(spawn_peer(_i, true, &arg, child_root_claims));
 
 	ck_assert_int_eq(usock_recv(arg.theirs, &c, 1, m), 1);
 	ck_assert_int_eq(c, 'r');
