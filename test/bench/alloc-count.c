@@ -159,26 +159,27 @@ int posix_memalign(void **ret, size_t align, size_t size)
 	return r;
 }
 
-void *aligned_alloc(size_t align, size_t size)
+/* aligned_alloc and memalign: the same arguments, counted the same way. */
+static void *counted_aligned(void *(**next)(size_t, size_t), size_t align,
+			     size_t size)
 {
 	void *p;
 
-	if (!next_aligned_alloc)
+	if (!*next)
 		resolve();
-	p = next_aligned_alloc(align, size);
+	p = (*next)(align, size);
 	count(p, size);
 	return p;
 }
 
+void *aligned_alloc(size_t align, size_t size)
+{
+	return counted_aligned(&next_aligned_alloc, align, size);
+}
+
 void *memalign(size_t align, size_t size)
 {
-	void *p;
-
-	if (!next_memalign)
-		resolve();
-	p = next_memalign(align, size);
-	count(p, size);
-	return p;
+	return counted_aligned(&next_memalign, align, size);
 }
 
 void heap_snapshot(struct heap_count *c)
