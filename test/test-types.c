@@ -124,6 +124,34 @@ static void expect_read(struct usock *s, struct usock_msg *m, size_t len,
 	ck_assert_str_eq(t, tag);
 }
 
+/* One read: its length, the data it must return and its fd's tag (NULL:
+ * no fd). */
+struct read_spec {
+	size_t len;
+	const char *data, *tag;
+};
+
+/*
+ * A STREAM connection (a pair, or named) over which a child makes the nw
+ * writes of w; the nr reads of r must then return what they say, and the
+ * next one end of file.
+ */
+static void expect_stream(bool named, const struct write_spec *w, int nw,
+			  const struct read_spec *r, int nr)
+{
+	struct usock_msg *m;
+	struct conn c;
+
+	conn_open(&c, USOCK_STREAM, named);
+	run_writer(&c, w, nw);
+	m = msg_new_ok();
+	for (int i = 0; i < nr; i++)
+		expect_read(c.here, m, r[i].len, r[i].data, r[i].tag);
+	ck_assert_int_eq(usock_recv(c.here, (char[4]){ 0 }, 4, m), -EPIPE);
+	usock_msg_free(m);
+	usock_close(c.here);
+}
+
 /* ---- STREAM ------------------------------------------------------------ */
 
 /*
@@ -139,20 +167,15 @@ START_TEST(test_stream_fds_end_a_read)
 		{ "dddd", "fd-d" }, { "eeee", "fd-e" }, { "ff", NULL },
 		{ "gg", NULL },
 	};
-	struct usock_msg *m;
-	struct conn c;
+	static const struct read_spec r[] = {
+		{ 64, "aabbbb", "fd-b" },
+		{ 64, "ccdddd", "fd-d" },
+		{ 64, "eeee", "fd-e" },
+		/* Plain writes run together. */
+		{ 64, "ffgg", NULL },
+	};
 
-	conn_open(&c, USOCK_STREAM, _i);
-	run_writer(&c, w, 7);
-	m = msg_new_ok();
-	expect_read(c.here, m, 64, "aabbbb", "fd-b");
-	expect_read(c.here, m, 64, "ccdddd", "fd-d");
-	expect_read(c.here, m, 64, "eeee", "fd-e");
-	/* Plain writes run together. */
-	expect_read(c.here, m, 64, "ffgg", NULL);
-	ck_assert_int_eq(usock_recv(c.here, (char[4]){ 0 }, 4, m), -EPIPE);
-	usock_msg_free(m);
-	usock_close(c.here);
+	expect_stream(_i, w, 7, r, 4);
 }
 END_TEST
 
@@ -169,20 +192,15 @@ START_TEST(test_stream_partial_reads)
 		{ "ABCDEFGHIJ", "second" },
 		{ "xyz", NULL },
 	};
-	struct usock_msg *m;
-	struct conn c;
+	static const struct read_spec r[] = {
+		{ 4, "0123", "first" },
+		{ 4, "4567", NULL },
+		{ 4, "89AB", "second" },
+		/* The read that took fds ends with their write. */
+		{ 64, "CDEFGHIJxyz", NULL },
+	};
 
-	conn_open(&c, USOCK_STREAM, _i);
-	run_writer(&c, w, 3);
-	m = msg_new_ok();
-	expect_read(c.here, m, 4, "0123", "first");
-	expect_read(c.here, m, 4, "4567", NULL);
-	expect_read(c.here, m, 4, "89AB", "second");
-	/* The read that took fds ends with their write. */
-	expect_read(c.here, m, 64, "CDEFGHIJxyz", NULL);
-	ck_assert_int_eq(usock_recv(c.here, (char[4]){ 0 }, 4, m), -EPIPE);
-	usock_msg_free(m);
-	usock_close(c.here);
+	expect_stream(_i, w, 3, r, 4);
 }
 END_TEST
 
