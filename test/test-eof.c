@@ -60,23 +60,33 @@ START_TEST(test_dgram_empty_message)
 }
 END_TEST
 
-START_TEST(test_seqpacket_eof)
+/*
+ * The peer sends last and closes: the receiver (SO_PASSCRED set to
+ * passcred) gets last, then -EPIPE for good, with a message or without.
+ */
+static void expect_eof_after(int type, int passcred, const char *last)
 {
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok();
 	char buf[8];
 
-	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
-	ck_assert_int_eq(usock_send(a, "last", 4, NULL), 4);
+	pair_ok(type, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, passcred), 0);
+	ck_assert_int_eq(usock_send(a, last, strlen(last), NULL),
+			 (ssize_t)strlen(last));
 	usock_close(a);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), 4);
+	recv_ok(b, sizeof(buf), m, last, -1);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
 	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
 	usock_msg_free(m);
 	usock_close(b);
+}
+
+START_TEST(test_seqpacket_eof)
+{
+	expect_eof_after(USOCK_SEQPACKET, _i, "last");
 }
 END_TEST
 
@@ -194,20 +204,7 @@ END_TEST
 
 START_TEST(test_stream_eof)
 {
-	struct usock *a, *b;
-	struct usock_msg *m = msg_new_ok();
-	char buf[8];
-
-	pair_ok(USOCK_STREAM, 0, &a, &b);
-	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
-	ck_assert_int_eq(usock_send(a, "abc", 3, NULL), 3);
-	usock_close(a);
-	recv_ok(b, sizeof(buf), m, "abc", -1);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), m), -EPIPE);
-	ck_assert_int_eq(usock_msg_get_nfds(m), 0);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
-	usock_msg_free(m);
-	usock_close(b);
+	expect_eof_after(USOCK_STREAM, _i, "abc");
 }
 END_TEST
 
