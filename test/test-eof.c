@@ -90,23 +90,41 @@ START_TEST(test_seqpacket_eof)
 }
 END_TEST
 
-/* An empty message that is not the last thing sent is a message, with or
- * without SO_PASSCRED, even when the peer has closed since. */
-START_TEST(test_empty_then_data_then_close)
+/*
+ * A SEQPACKET peer sends the n messages of sent (NULL: an empty one, sent
+ * without a buffer) and closes. The receiver, with SO_PASSCRED set to
+ * passcred (left alone if passcred < 0), gets them all, then -EPIPE for
+ * good.
+ */
+static void expect_all_then_eof(int passcred, const char *const *sent, int n)
 {
 	struct usock *a, *b;
 	char buf[8];
 
 	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
-	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
-	ck_assert_int_eq(usock_send(a, "x", 1, NULL), 1);
+	if (passcred >= 0)
+		ck_assert_int_eq(usock_set_passcred(b, passcred), 0);
+	for (int i = 0; i < n; i++) {
+		size_t len = sent[i] ? strlen(sent[i]) : 0;
+
+		ck_assert_int_eq(usock_send(a, sent[i], len, NULL),
+				 (ssize_t)len);
+	}
 	usock_close(a);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 1);
-	ck_assert_int_eq(buf[0], 'x');
+	for (int i = 0; i < n; i++)
+		recv_ok(b, sizeof(buf), NULL, sent[i] ? sent[i] : "", -1);
+	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
 	usock_close(b);
+}
+
+/* An empty message that is not the last thing sent is a message, with or
+ * without SO_PASSCRED, even when the peer has closed since. */
+START_TEST(test_empty_then_data_then_close)
+{
+	static const char *const sent[] = { NULL, "x" };
+
+	expect_all_then_eof(_i, sent, 2);
 }
 END_TEST
 
@@ -136,18 +154,9 @@ END_TEST
  * before close is an empty message (1.0 read it as end of file). */
 START_TEST(test_empty_then_close_no_passcred)
 {
-	struct usock *a, *b;
-	char buf[8];
+	static const char *const sent[] = { NULL, NULL };
 
-	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
-	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
-	usock_close(a);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
-	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), -EPIPE);
-	usock_close(b);
+	expect_all_then_eof(-1, sent, 2);
 }
 END_TEST
 
