@@ -12,15 +12,18 @@
 
 #include "helpers.h"
 
-/* _i: passcred off (0) or on (1) on the receiver. */
-START_TEST(test_seqpacket_empty_message)
+/*
+ * Empty messages of the type (SEQPACKET or DGRAM) are messages, whether the
+ * receiver has SO_PASSCRED (passcred) or not.
+ */
+static void expect_empty_messages(int type, int passcred)
 {
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok();
 	char buf[8];
 
-	pair_ok(USOCK_SEQPACKET, 0, &a, &b);
-	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	pair_ok(type, 0, &a, &b);
+	ck_assert_int_eq(usock_set_passcred(b, passcred), 0);
 	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
 	ck_assert_int_eq(usock_send(a, "x", 1, NULL), 1);
 	ck_assert_int_eq(usock_send(a, "", 0, NULL), 0);
@@ -37,26 +40,28 @@ START_TEST(test_seqpacket_empty_message)
 	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
 	ck_assert_int_eq(usock_recv(b, NULL, 0, m), 0);
 
-	usock_msg_free(m);
-	usock_close(a);
-	usock_close(b);
-}
-END_TEST
-
-START_TEST(test_dgram_empty_message)
-{
-	struct usock *a, *b;
-	char buf[8];
-
-	pair_ok(USOCK_DGRAM, 0, &a, &b);
-	ck_assert_int_eq(usock_set_passcred(b, _i), 0);
+	/* And without a message object. */
 	ck_assert_int_eq(usock_send(a, NULL, 0, NULL), 0);
 	ck_assert_int_eq(usock_send(a, "y", 1, NULL), 1);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 0);
 	ck_assert_int_eq(usock_recv(b, buf, sizeof(buf), NULL), 1);
 	ck_assert_int_eq(buf[0], 'y');
+
+	usock_msg_free(m);
 	usock_close(a);
 	usock_close(b);
+}
+
+/* _i: passcred off (0) or on (1) on the receiver. */
+START_TEST(test_seqpacket_empty_message)
+{
+	expect_empty_messages(USOCK_SEQPACKET, _i);
+}
+END_TEST
+
+START_TEST(test_dgram_empty_message)
+{
+	expect_empty_messages(USOCK_DGRAM, _i);
 }
 END_TEST
 
