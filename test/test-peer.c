@@ -292,8 +292,7 @@ START_TEST(test_dgram_connected_nodata)
 		ck_assert_int_eq(usock_get_peer_groups(x[i], groups, 4),
 				 -ENODATA);
 		ck_assert_int_eq(usock_get_peer_pidfd(x[i]),
-				 kernel_has_pidfds() ? -ENODATA
-						     : -ENOPROTOOPT);
+				 kernel_has_pidfds() ? -ENODATA : -ENOPROTOOPT);
 	}
 	usock_close(c);
 	usock_close(l);

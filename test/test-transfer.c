@@ -596,7 +596,8 @@ START_TEST(test_passrights_refused)
 	ck_assert_int_eq(usock_msg_add_fd(m, STDIN_FILENO), 0);
 	before = fd_count();
 	if (kernel_has_passrights()) {
-		ck_assert_int_eq(sockopt_int(usock_get_fd(b), SO_PASSRIGHTS), 0);
+		ck_assert_int_eq(sockopt_int(usock_get_fd(b), SO_PASSRIGHTS),
+				 0);
 		ck_assert_int_eq(usock_send(a, "f", 1, m), -EPERM);
 		assert_nothing_queued(b);
 	} else {
