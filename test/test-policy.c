@@ -110,7 +110,7 @@ fail:
  */
 START_TEST(test_eof_exact_under_threads)
 {
-	const int rounds = test_rounds(400);
+	const int rounds = test_rounds(300);
 	int false_eof = 0;
 
 	for (int round = 0; round < rounds; round++) {
@@ -306,7 +306,7 @@ fail:
  * message arrives with its fd (1.0 refused over half with -EMFILE). */
 START_TEST(test_toggling_never_refuses)
 {
-	const int n = test_rounds(20000);
+	const int n = test_rounds(8000);
 	struct usock *a, *b;
 	struct usock_msg *m = msg_new_ok(), *out = msg_new_ok();
 	struct toggler t = { 0 };
