@@ -706,6 +706,16 @@ double now_seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+bool inflight_busy(ssize_t r)
+{
+	const struct timespec ms = { .tv_nsec = 1000 * 1000 };
+
+	if (r != -ETOOMANYREFS)
+		return false;
+	nanosleep(&ms, NULL);
+	return true;
+}
+
 static void assert_ids(int32_t p, uint32_t u, uint32_t g, pid_t pid, uid_t uid,
 		       gid_t gid)
 {

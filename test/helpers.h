@@ -321,6 +321,15 @@ bool path_exists(const char *path);
 int sockopt_int(int fd, int opt);
 /* Seconds on CLOCK_MONOTONIC. */
 double now_seconds(void);
+/*
+ * Whether a send's result r is -ETOOMANYREFS, after a millisecond's sleep:
+ * the caller then sends again. An unprivileged user may have only about
+ * RLIMIT_NOFILE fds in flight, counted across all of its processes, so the
+ * tests that a distro build runs side by side as one user refuse each
+ * other's fds until their receivers drain. For the tests that move many
+ * fds; the tests of the limit itself assert it.
+ */
+bool inflight_busy(ssize_t r);
 
 /* The message carries these credentials (usock_msg_get_creds). */
 void assert_msg_creds(const struct usock_msg *m, pid_t pid, uid_t uid,

@@ -545,7 +545,7 @@ END_TEST
 START_TEST(test_timeout_everywhere)
 {
 	struct usock *a, *b, *l, *c;
-	char name[64], buf[4];
+	char name[64], buf[4] = "data";
 	struct iovec iov = { buf, sizeof(buf) };
 	ssize_t len;
 	int sent = 0;

@@ -28,6 +28,14 @@
 #define MIN_EXECS 100
 /* On a loaded machine: stop after this long, with fewer execs. */
 #define MAX_SECONDS 30
+/*
+ * The sender's SO_SNDBUF (the kernel doubles it): about 40 messages, 160
+ * fds, queued at most on x86-64. At the default of 208 KiB about 280
+ * messages, 1,100 fds, would wait in the queue: past the in-flight limit of
+ * an unprivileged user with the usual RLIMIT_NOFILE of 1024 on their own,
+ * and a drain on the limit of the tests beside this one (same user).
+ */
+#define HAMMER_SNDBUF 16384
 
 struct hammer {
 	struct usock *rx, *tx;
@@ -55,7 +63,9 @@ static int child_sender(void *p)
 	usock_close(h->rx);
 	for (int i = 0; i < HAMMER_FDS; i++)
 		fds[i] = h->target_fd;
-	while ((r = raw_send(sock, "fds", 3, &ctl, 0)) == 3)
+	/* Tests running beside this one as the same user may take the
+	 * user's in-flight count over the limit for a while. */
+	while ((r = raw_send(sock, "fds", 3, &ctl, 0)) == 3 || inflight_busy(r))
 		;
 	CHILD_ASSERT_INT_EQ(r, -EPIPE);
 	usock_close(h->tx);
@@ -145,6 +155,9 @@ START_TEST(test_cloexec_hammer)
 
 	h.inheritable = baseline_inheritable();
 	pair_ok(USOCK_SEQPACKET, 0, &h.tx, &h.rx);
+	ck_assert_int_eq(setsockopt(usock_get_fd(h.tx), SOL_SOCKET, SO_SNDBUF,
+				    &(int){ HAMMER_SNDBUF }, sizeof(int)),
+			 0);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	h.target_fd = p[0];
 	h.target = fid_of(p[0]);
