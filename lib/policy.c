@@ -33,7 +33,7 @@ static int setsockopt_int(int fd, int opt, int v)
 	return 0;
 }
 
-static int getsockopt_int(int fd, int opt, int *v)
+int usock_getsockopt_int(int fd, int opt, int *v)
 {
 	socklen_t len = sizeof(*v);
 
@@ -76,7 +76,7 @@ int usock_learn_policy(struct usock *s)
 	bool turned_on = false;
 	int v, r;
 
-	r = getsockopt_int(s->fd, SO_PASSCRED, &v);
+	r = usock_getsockopt_int(s->fd, SO_PASSCRED, &v);
 	if (r < 0)
 		return r;
 	if (v) {
@@ -91,12 +91,12 @@ int usock_learn_policy(struct usock *s)
 	}
 	/* Options a kernel lacks (ENOPROTOOPT) are off. SO_PASSPIDFD: Linux
 	 * 6.5; SO_PASSRIGHTS: 6.16. */
-	r = getsockopt_int(s->fd, SO_PASSPIDFD, &v);
+	r = usock_getsockopt_int(s->fd, SO_PASSPIDFD, &v);
 	if (r < 0 && r != -ENOPROTOOPT)
 		goto undo;
 	if (r == 0 && v)
 		pol |= POL_PIDFD;
-	r = getsockopt_int(s->fd, SO_PASSRIGHTS, &v);
+	r = usock_getsockopt_int(s->fd, SO_PASSRIGHTS, &v);
 	if (r < 0 && r != -ENOPROTOOPT)
 		goto undo;
 	if (r == 0 && !v)

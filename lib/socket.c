@@ -114,15 +114,6 @@ USOCK_EXPORT int usock_pair(int type, int flags, struct usock **ret_a,
 	return 0;
 }
 
-static int getsockopt_int(int fd, int opt, int *val)
-{
-	socklen_t len = sizeof(*val);
-
-	if (getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0)
-		return -errno;
-	return 0;
-}
-
 USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 {
 	struct usock *s;
@@ -138,12 +129,12 @@ USOCK_EXPORT int usock_adopt(int fd, int flags, struct usock **ret)
 	fdflags = fcntl(fd, F_GETFD);
 	if (fdflags < 0)
 		return -errno;
-	r = getsockopt_int(fd, SO_DOMAIN, &domain);
+	r = usock_getsockopt_int(fd, SO_DOMAIN, &domain);
 	if (r < 0)
 		return r;
 	if (domain != AF_UNIX)
 		return -EAFNOSUPPORT;
-	r = getsockopt_int(fd, SO_TYPE, &sock_type);
+	r = usock_getsockopt_int(fd, SO_TYPE, &sock_type);
 	if (r < 0)
 		return r;
 	type = usock_type_from_sock(sock_type);

@@ -153,6 +153,9 @@ int usock_recv_errno(const struct usock *s, int err);
 /* Allocate a handle for fd with the default receive policy. */
 struct usock *usock_new_handle(int fd, int type);
 
+/* An int SOL_SOCKET option of fd into *v: 0 or a negative errno. */
+int usock_getsockopt_int(int fd, int opt, int *v);
+
 /* policy.c: SEQPACKET handles keep SO_PASSCRED on so that end of file is a
  * message without credentials. Turn it on for a new socket of s's type. */
 int usock_force_passcred(struct usock *s);
