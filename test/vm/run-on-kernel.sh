@@ -133,6 +133,26 @@ if ! ls "$root"/boot/vmlinuz-"$version".* >/dev/null 2>&1; then
 	trap - EXIT
 	echo "usock-vm: $pkg installed in $((SECONDS - t0)) s"
 fi
+# An i386 build runs in the guest too (Debian's amd64 kernel runs 32-bit
+# programs, which the CI machine's refuses): its runtime goes into the root
+# once, when asked for (USOCK_VM_I386=1).
+if [ "${USOCK_VM_I386:-0}" = 1 ] && [ ! -e "$root/.usock-vm-i386" ]; then
+	[ "$(id -u)" = 0 ] ||
+		{ echo "adding the i386 runtime needs root" >&2; exit 2; }
+	mount -t proc proc "$root/proc"
+	trap 'umount "$root/proc"' EXIT
+	t0=$SECONDS
+	chroot "$root" dpkg --add-architecture i386
+	chroot "$root" apt-get update -q
+	chroot "$root" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends \
+		libc6:i386 libsubunit0:i386
+	chroot "$root" apt-get clean
+	umount "$root/proc"
+	trap - EXIT
+	touch "$root/.usock-vm-i386"
+	echo "usock-vm: i386 runtime installed in $((SECONDS - t0)) s"
+fi
 # meson test reads the build directory's state only with the meson that
 # wrote it: the guest's (bookworm's) must be the host's.
 guest_meson=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' meson)
@@ -149,7 +169,8 @@ initrd=$root/boot/initrd.img-${vmlinuz##*/vmlinuz-}
 [ -r "$initrd" ] || { echo "no initrd $initrd" >&2; exit 1; }
 
 # The root image, rebuilt when the root or the init changes.
-stamp=$(printf '%s\n' "$guest_init" | cat - <(ls -l --time-style=+%s "$root"/boot) |
+stamp=$(printf '%s\n' "$guest_init" |
+	cat - <(ls -ld --time-style=+%s "$root"/boot/* "$root"/.usock-vm-*) |
 	sha256sum | cut -c1-16)
 rootimg=$cache/root.img
 if [ "$(cat "$cache/root.stamp" 2>/dev/null)" != "$stamp" ]; then
